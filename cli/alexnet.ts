@@ -1,0 +1,57 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * The `alexnet` command. Each subcommand is a module in cli/commands/ that
+ * exports a `Command`; this file only dispatches and turns errors into one
+ * clear line and a non-zero exit.
+ */
+import { AlexnetFailure } from '../core/errors.ts';
+import type { Command } from './command.ts';
+
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  info: () => import('./commands/info.ts'),
+};
+
+const usage = async (): Promise<string> => {
+  const lines = ['usage: alexnet <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) {
+    const summary = await load().then((m) => m.command.summary, () => '(not available)');
+    lines.push(`  ${name.padEnd(10)} ${summary}`);
+  }
+  lines.push('', 'alexnet <command> --help  shows a command\'s options');
+  return lines.join('\n');
+};
+
+const main = async (argv: string[]): Promise<number> => {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await usage());
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`alexnet: unknown command '${name}'; commands are: ${Object.keys(COMMANDS).join(', ')}`);
+    return 2;
+  }
+  const { command } = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  return command.run(rest);
+};
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof AlexnetFailure) {
+      console.error(`alexnet: ${err.message}`);
+      process.exitCode = 1;
+    } else if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`alexnet: ${err.message}; see --help`);
+      process.exitCode = 2;
+    } else {
+      console.error(err);
+      process.exitCode = 70;
+    }
+  },
+);

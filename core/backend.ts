@@ -1,0 +1,132 @@
+/**
+ * The kernel contract. A `Backend` is one set of kernels on one execution
+ * context: the reference backend (plain loops on the host), or one gpu.js
+ * context. Forward and backward kernels are separate named entries. Everything
+ * a layer of AlexNet needs is here; what is not on the hot path is composed in
+ * `core/` from these.
+ *
+ * Tensors that live on a backend are `Handle`s. A handle belongs to the backend
+ * that made it; a kernel handed a handle of another backend fails loudly. The
+ * only way between backends is `transfer` (core/transfer.ts).
+ *
+ * Kernels trust their input: the layers and the executor validate shapes once,
+ * up front. Every kernel returns new handles and never writes into its inputs.
+ */
+import type { Shape, Tensor } from './tensor.ts';
+
+export interface Handle {
+  readonly shape: Shape;
+  readonly owner: Backend;
+}
+
+/** Convolution geometry. Square kernels, the same stride and padding in both axes. */
+export interface ConvParams {
+  readonly stride: number;
+  readonly pad: number;
+  /** Input and output channels are split into this many independent groups. */
+  readonly groups: number;
+}
+
+/** Local response normalisation across channels (paper section 3.3). */
+export interface LrnParams {
+  readonly k: number;
+  /** Window size n; the sum runs over channels i - floor(n/2) .. i + floor(n/2). */
+  readonly n: number;
+  /** Multiplies the plain sum of squares (the paper's form, not alpha / n). */
+  readonly alpha: number;
+  readonly beta: number;
+}
+
+export interface PoolParams {
+  /** Window side z. */
+  readonly size: number;
+  /** Stride s; s < z overlaps (the paper's z = 3, s = 2). */
+  readonly stride: number;
+}
+
+export interface SgdParams {
+  /** Learning rate epsilon. */
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+}
+
+export interface LossResult {
+  /** Mean cross-entropy over the batch. */
+  readonly loss: number;
+  /** Softmax probabilities, [N, K]. */
+  readonly probs: Handle;
+  /** Gradient of the mean loss with respect to the logits, [N, K]. */
+  readonly dlogits: Handle;
+}
+
+export interface Backend {
+  /** A readable name: "reference", "gpu.js headlessgl #0", ... */
+  readonly name: string;
+
+  // ---- memory -----------------------------------------------------------
+  upload(t: Tensor): Handle;
+  download(h: Handle): Tensor;
+  /** Frees device memory now; using h afterwards is an error. No-op on the host. */
+  dispose(h: Handle): void;
+  /** How many device buffers are alive (for leak checks). */
+  liveCount(): number;
+
+  // ---- shape plumbing (axis 1 is the channel / unit axis) ------------------
+  /** Same values, another shape of the same size. */
+  reshape(x: Handle, shape: Shape): Handle;
+  /** Concatenates along axis 1. */
+  concat(xs: readonly Handle[]): Handle;
+  /** Channels [start, start + count) of axis 1. */
+  slice(x: Handle, start: number, count: number): Handle;
+  /** Elementwise a + b (sums gradients where a tensor fed two consumers). */
+  add(a: Handle, b: Handle): Handle;
+
+  // ---- convolution (x [N,C,H,W], w [F, C/groups, kh, kw], b [F]) --------
+  conv2d(x: Handle, w: Handle, b: Handle, p: ConvParams): Handle;
+  conv2dGradInput(dy: Handle, w: Handle, xShape: Shape, p: ConvParams): Handle;
+  conv2dGradFilter(x: Handle, dy: Handle, wShape: Shape, p: ConvParams): Handle;
+  /** Sum of dy over every axis but 1: the bias gradient of conv and fc layers. */
+  biasGrad(dy: Handle): Handle;
+
+  // ---- fully connected (x [N,K], w [M,K], b [M]; y = x w^T + b) ---------
+  linear(x: Handle, w: Handle, b: Handle): Handle;
+  linearGradInput(dy: Handle, w: Handle): Handle;
+  linearGradWeight(x: Handle, dy: Handle): Handle;
+
+  // ---- nonlinearities and normalisation ---------------------------------
+  relu(x: Handle): Handle;
+  /** dy where the ReLU's output y was positive, else 0. */
+  reluGrad(y: Handle, dy: Handle): Handle;
+  lrn(x: Handle, p: LrnParams): Handle;
+  lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle;
+  maxPool(x: Handle, p: PoolParams): Handle;
+  /** Routes dy to the first maximum of each window. */
+  maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle;
+
+  // ---- dropout: y = x * mask, mask explicit (0 or the keep scale) --------
+  dropout(x: Handle, mask: Handle): Handle;
+  dropoutGrad(dy: Handle, mask: Handle): Handle;
+
+  // ---- loss and update --------------------------------------------------
+  /** Softmax cross-entropy of logits [N, K] against integer labels, mean over N. */
+  softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult;
+  /**
+   * The paper's update (section 5):
+   *   v <- momentum * v - weightDecay * lr * w - lr * g ;  w <- w + v
+   */
+  sgdUpdate(w: Handle, v: Handle, g: Handle, p: SgdParams): { w: Handle; v: Handle };
+}
+
+/** Throws if h does not belong to backend b (the tower boundary is explicit). */
+export const own = (b: Backend, ...hs: Handle[]): void => {
+  for (const h of hs) {
+    if (h.owner !== b) {
+      throw new Error(`a tensor of ${h.owner.name} was handed to ${b.name}; move it with transfer() first`);
+    }
+  }
+};
+
+/** Output side of a convolution or pooling window (sizes rounded down). */
+export const outSize = (inSize: number, kernel: number, stride: number, pad: number): number =>
+  Math.floor((inSize + 2 * pad - kernel) / stride) + 1;
