@@ -51,6 +51,23 @@ export const lrn = (be: Backend, x: Handle, lp: LrnParams): Applied => ({
   pullback: (dy) => ({ dx: be.lrnGrad(x, dy, lp) }),
 });
 
+/**
+ * LRN applied to each channel group apart: the window never reaches across a
+ * group boundary. With two towers on one device this keeps the normalisation
+ * inside each tower, as on the paper's two GPUs.
+ */
+export const lrnGrouped = (be: Backend, x: Handle, lp: LrnParams, sizes: readonly number[]): Applied => {
+  if (sizes.length === 1) return lrn(be, x, lp);
+  const starts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+  const parts = sizes.map((n, i) => be.slice(x, starts[i], n));
+  return {
+    y: be.concat(parts.map((part) => be.lrn(part, lp))),
+    pullback: (dy) => ({
+      dx: be.concat(parts.map((part, i) => be.lrnGrad(part, be.slice(dy, starts[i], sizes[i]), lp))),
+    }),
+  };
+};
+
 export const maxPool = (be: Backend, x: Handle, pp: PoolParams): Applied => ({
   y: be.maxPool(x, pp),
   pullback: (dy) => ({ dx: be.maxPoolGrad(x, dy, pp) }),

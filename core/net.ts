@@ -14,7 +14,7 @@
  * intermediate buffer is released when the step ends.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type LayerInfo, type LayerSpec, type NetSpec, describe, groupsOf } from './alexnet.ts';
+import { type LayerInfo, type LayerSpec, type NetSpec, describe, groupsOf, towerSplit } from './alexnet.ts';
 import type { Backend, Handle, SgdParams } from './backend.ts';
 import { type AlexnetError, argumentError, orThrow, shapeError, valueError } from './errors.ts';
 import * as L from './layers.ts';
@@ -258,7 +258,10 @@ export class Network {
         }
         for (const a of l.after) {
           if (a === 'relu') h = push(L.relu(be, h));
-          else if (a === 'lrn') h = push(L.lrn(be, h, this.spec.lrn));
+          else if (a === 'lrn') {
+            // Normalisation stays inside a tower (the paper's GPUs each normalised their own maps).
+            h = push(T === 2 ? L.lrn(be, h, this.spec.lrn) : L.lrnGrouped(be, h, this.spec.lrn, towerSplit(l.out).filter((n) => n > 0)));
+          }
           else if (a === 'pool') h = push(L.maxPool(be, h, this.spec.pool));
           else if (a === 'dropout' && masks) {
             const full = masks.get(l.name)!;
