@@ -92,6 +92,26 @@ test('max-pooling a constant map gives the constant', () => {
   );
 });
 
+test('each max-pool output is the largest value of its window', () => {
+  fc.assert(
+    fc.property(mapShape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer(), ([N, C, h, w], size, stride, seed) => {
+      const x = randn([N, C, h + size, w + size], seed);
+      const y = maxPool(x, { size, stride });
+      const [, , OH, OW] = y.shape;
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < C; c++)
+          for (let oy = 0; oy < OH; oy++)
+            for (let ox = 0; ox < OW; ox++) {
+              const window: number[] = [];
+              for (let dy = 0; dy < size; dy++)
+                for (let dx = 0; dx < size; dx++) window.push(x.at(n, c, oy * stride + dy, ox * stride + dx));
+              assert.is(y.at(n, c, oy, ox), Math.max(...window));
+            }
+    }),
+    { numRuns: RUNS },
+  );
+});
+
 test('lrn with alpha = 0 is x / k^beta', () => {
   fc.assert(
     fc.property(mapShape, fc.double({ min: 0.5, max: 4, noNaN: true }), fc.integer({ min: 1, max: 7 }), fc.double({ min: 0.1, max: 2, noNaN: true }), fc.integer(), (shape, k, n, beta, seed) => {
