@@ -1,0 +1,253 @@
+/**
+ * One gpu.js context: the `GPU` instance, the mode it really runs in, the
+ * cache of compiled kernels, and the accounting of device memory.
+ *
+ * - Mode. 'headlessgl' runs GLSL on a headless-gl context of its own (one
+ *   context per `Device`, so two devices are two GPUs as far as the program can
+ *   tell); 'webasm' and 'cpu' run the same kernels on the host. Every kernel call
+ *   checks that gpu.js really ran it in the device's mode: gpu.js degrades a
+ *   kernel it cannot build to its cpu backend, and that must be an error here,
+ *   never a quiet slowdown.
+ * - Kernels are keyed by their source (which carries every size) and output
+ *   grid, built on first use and reused for the device's life.
+ * - On GL, results are pipeline textures (`pipeline: true`), packed four floats
+ *   to a texel (`optimizeFloatMemory`), and `immutable: true`, so a kernel's next
+ *   run never overwrites a result someone still holds. On webasm and cpu a
+ *   result is a flat Float32Array.
+ * - Every GL texture the context creates or deletes is counted, kernel-owned
+ *   ones included, so a leak shows as a growing count.
+ */
+import { createRequire } from 'node:module';
+import { CPUKernel, GPU, HeadlessGLKernel, type IKernelRunShortcut, Texture, WebAssemblyKernel } from 'gpu.js';
+import { backendError, fail } from '../../core/errors.ts';
+import type { KernelSource } from './kernels.ts';
+
+export type GpuMode = 'headlessgl' | 'webasm' | 'cpu';
+export type GpuModeRequest = 'auto' | GpuMode;
+export const GPU_MODES: readonly GpuMode[] = ['headlessgl', 'webasm', 'cpu'];
+
+/** What a device holds for one tensor: a GL texture, or a flat host array. */
+export type Store = Texture | Float32Array;
+
+export interface Availability {
+  readonly available: boolean;
+  /** Why not, in words a user can act on; null when available. */
+  readonly reason: string | null;
+}
+
+const require = createRequire(import.meta.url);
+
+type GLContext = WebGLRenderingContextLike & { [k: string]: unknown };
+interface WebGLRenderingContextLike {
+  createTexture(): unknown;
+  deleteTexture(t: unknown): void;
+  getExtension(name: string): { destroy?: () => void } | null;
+  getParameter(p: number): unknown;
+  MAX_TEXTURE_SIZE: number;
+}
+type CreateGL = (width: number, height: number, options?: object) => GLContext | null;
+
+let glModule: { create: CreateGL | null; error: string | null } | undefined;
+const loadGL = () => {
+  if (!glModule) {
+    try {
+      glModule = { create: require('gl') as CreateGL, error: null };
+    } catch (e) {
+      glModule = { create: null, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
+    }
+  }
+  return glModule;
+};
+
+let glAvailability: Availability | undefined;
+
+/** Whether gpu.js can run on headless GL here, and if not, why. */
+export const headlessGlAvailability = (): Availability => {
+  if (glAvailability) return glAvailability;
+  const gl = loadGL();
+  let reason: string | null = null;
+  if (!gl.create) {
+    reason = `the 'gl' package did not load (${gl.error}); install the headless GL build dependencies (libxi-dev libx11-dev libxext-dev pkg-config mesa-common-dev) and reinstall it`;
+  } else if (!HeadlessGLKernel.isSupported) {
+    reason = process.env.DISPLAY
+      ? `headless-gl could not open a GL context on display ${process.env.DISPLAY}`
+      : 'headless-gl needs an X server and DISPLAY is not set; run under `xvfb-run -a -s "-screen 0 1280x1024x24"`';
+  } else {
+    const features = (HeadlessGLKernel as unknown as { features: { isTextureFloat: boolean; isFloatRead: boolean } }).features;
+    if (!features.isTextureFloat || !features.isFloatRead) {
+      reason = 'the GL context has no float textures (OES_texture_float), which single precision needs';
+    }
+  }
+  glAvailability = { available: reason === null, reason };
+  return glAvailability;
+};
+
+export const webAssemblyAvailability = (): Availability =>
+  GPU.isWebAssemblySupported
+    ? { available: true, reason: null }
+    : { available: false, reason: 'this JavaScript engine has no WebAssembly with SIMD' };
+
+export const availability = (mode: GpuMode): Availability =>
+  mode === 'headlessgl' ? headlessGlAvailability() : mode === 'webasm' ? webAssemblyAvailability() : { available: true, reason: null };
+
+/** The mode a request resolves to here, and why auto-selection passed over better ones. */
+export const resolveMode = (request: GpuModeRequest): { mode: GpuMode; passedOver: string | null } => {
+  if (request !== 'auto') {
+    const a = availability(request);
+    if (!a.available) fail('BackendError', `gpu.js mode '${request}' is not available: ${a.reason}`);
+    return { mode: request, passedOver: null };
+  }
+  const gl = headlessGlAvailability();
+  if (gl.available) return { mode: 'headlessgl', passedOver: null };
+  const wasm = webAssemblyAvailability();
+  if (wasm.available) return { mode: 'webasm', passedOver: `headlessgl: ${gl.reason}` };
+  return { mode: 'cpu', passedOver: `headlessgl: ${gl.reason}; webasm: ${wasm.reason}` };
+};
+
+/** The mode gpu.js really runs a kernel in. */
+export const modeOfKernel = (k: unknown): string => {
+  if (k instanceof HeadlessGLKernel) return 'headlessgl';
+  if (k instanceof WebAssemblyKernel) return 'webasm';
+  if (k instanceof CPUKernel) return 'cpu';
+  return (k as { constructor?: { name?: string } })?.constructor?.name ?? 'unknown';
+};
+
+export interface DeviceCounters {
+  /** Kernels compiled (one per distinct source and output grid). */
+  kernels: number;
+  runs: number;
+  uploads: number;
+  uploadBytes: number;
+  downloads: number;
+  downloadBytes: number;
+}
+
+const KERNEL_SETTINGS = {
+  pipeline: true,
+  immutable: true,
+  precision: 'single',
+  tactic: 'precision',
+  optimizeFloatMemory: true,
+  fixIntegerDivisionAccuracy: true,
+  dynamicOutput: false,
+  dynamicArguments: false,
+} as const;
+
+const sizeOfGrid = (output: readonly number[]): number => output.reduce((a, b) => a * b, 1);
+
+/** Nested per-row arrays (what webasm and cpu give for 2-D and 3-D grids) into one flat array. */
+const flatten = (r: unknown, size: number, what: string): Float32Array => {
+  if (r instanceof Float32Array && r.length === size) return r;
+  const out = new Float32Array(size);
+  let at = 0;
+  const walk = (v: unknown): void => {
+    if (v instanceof Float32Array || v instanceof Float64Array) {
+      out.set(v, at);
+      at += v.length;
+    } else if (Array.isArray(v)) {
+      for (const e of v) walk(e);
+    } else if (typeof v === 'number') {
+      out[at++] = v;
+    } else {
+      fail('BackendError', `gpu.js kernel ${what} returned ${Object.prototype.toString.call(v)}, not numbers`);
+    }
+  };
+  walk(r);
+  if (at !== size) fail('BackendError', `gpu.js kernel ${what} returned ${at} values, expected ${size}`);
+  return out;
+};
+
+export class Device {
+  readonly gpu: GPU;
+  private readonly context: GLContext | null = null;
+  private readonly kernels = new Map<string, IKernelRunShortcut>();
+  private liveTextures = 0;
+  private destroyed = false;
+  readonly counters: DeviceCounters = { kernels: 0, runs: 0, uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 };
+
+  constructor(readonly mode: GpuMode) {
+    if (mode === 'headlessgl') {
+      const create = loadGL().create;
+      const ctx = create ? create(2, 2, { preserveDrawingBuffer: true }) : null;
+      if (!ctx) fail('BackendError', `headless GL could not create a context: ${headlessGlAvailability().reason ?? 'gl() returned null'}`);
+      this.context = ctx;
+      // Count every texture the context makes and frees, kernel-owned ones included.
+      const create0 = ctx!.createTexture.bind(ctx);
+      const delete0 = ctx!.deleteTexture.bind(ctx);
+      ctx!.createTexture = () => { this.liveTextures++; return create0(); };
+      ctx!.deleteTexture = (t: unknown) => { if (t) this.liveTextures--; delete0(t); };
+      this.gpu = new GPU({ mode: 'headlessgl', context: ctx as unknown as NonNullable<ConstructorParameters<typeof GPU>[0]>["context"] });
+    } else {
+      this.gpu = new GPU({ mode });
+    }
+  }
+
+  /** GL textures alive in this context (null off GL). */
+  textureCount(): number | null {
+    return this.context ? this.liveTextures : null;
+  }
+
+  /** Runs `src` (compiling it on first use) and returns its result as a device store. */
+  run(src: KernelSource, args: readonly unknown[]): Store {
+    if (this.destroyed) fail('BackendError', 'this gpu.js backend was destroyed');
+    const key = `${src.output.join('x')}\n${src.source}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      k = this.gpu.createKernel(src.source, { ...KERNEL_SETTINGS, output: [...src.output] });
+      this.kernels.set(key, k);
+      this.counters.kernels++;
+    }
+    const r = (k as unknown as (...a: unknown[]) => unknown)(...args);
+    this.counters.runs++;
+    const ran = modeOfKernel((k as unknown as { kernel: unknown }).kernel);
+    if (ran !== this.mode) {
+      const why = (k as unknown as { kernel: { fallbackReason?: string | null } }).kernel.fallbackReason;
+      fail('BackendError', `gpu.js ran kernel '${src.name}' in ${ran} mode, not ${this.mode}${why ? `: ${why}` : ''}`);
+    }
+    if (this.mode === 'headlessgl') {
+      if (!(r instanceof Texture)) fail('BackendError', `gpu.js kernel '${src.name}' returned ${Object.prototype.toString.call(r)} instead of a texture`);
+      return r as Texture;
+    }
+    return flatten(r, sizeOfGrid(src.output), src.name);
+  }
+
+  /** A device copy of host values. */
+  upload(data: Float32Array, copyKernel: KernelSource): Store {
+    this.counters.uploads++;
+    this.counters.uploadBytes += data.byteLength;
+    return this.mode === 'headlessgl' ? this.run(copyKernel, [data]) : data.slice();
+  }
+
+  /** The first `size` values of a store, as a new host array. */
+  download(s: Store, size: number): Float32Array {
+    this.counters.downloads++;
+    this.counters.downloadBytes += size * 4;
+    if (s instanceof Float32Array) return s.slice(0, size);
+    // A packed texture holds the values in index order, four to a texel.
+    const raw = (s as unknown as { renderRawOutput(): Float32Array }).renderRawOutput();
+    if (!raw || raw.length < size) fail('BackendError', `reading back a texture gave ${raw?.length ?? 0} values, expected at least ${size}`);
+    return raw.slice(0, size);
+  }
+
+  /** Another reference to the same device memory (freed when every reference is). */
+  share(s: Store): Store {
+    return s instanceof Float32Array ? s : s.clone();
+  }
+
+  release(s: Store): void {
+    if (!(s instanceof Float32Array)) s.delete();
+  }
+
+  kernelCount(): number {
+    return this.kernels.size;
+  }
+
+  /** Frees every kernel and the GL context. Stores made here are invalid afterwards. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const k of this.kernels.values()) (k as unknown as { destroy(remove?: boolean): void }).destroy(true);
+    this.kernels.clear();
+    if (this.context) this.context.getExtension('STACKGL_destroy_context')?.destroy?.();
+  }
+}

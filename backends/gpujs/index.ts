@@ -1,0 +1,355 @@
+/**
+ * The gpu.js backend: every kernel of the contract (core/backend.ts), forward
+ * and backward, as gpu.js kernels in float32. One instance is one GPU context.
+ *
+ *   const gpu0 = createGpuBackend();                  // headless GL if it works here, else webasm, else cpu
+ *   const gpu1 = createGpuBackend({ mode: 'headlessgl' }); // or fail with the reason GL is missing
+ *   gpu0.mode                                          // the mode gpu.js really runs
+ *
+ * Tensors stay on the device between kernels (pipeline textures on GL); the
+ * host sees values only through `download` (the executor's tower exchanges and
+ * logits), and the loss, which `softmaxCrossEntropy` reads back as N numbers.
+ * Each kernel is compiled once per shape (see kernels.ts) and every handle's
+ * memory goes back when it is disposed, so a training step inside a Scope
+ * leaves the device as it found it.
+ */
+import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
+import { outSize, own } from '../../core/backend.ts';
+import { fail } from '../../core/errors.ts';
+import { type Shape, sameShape, shapeString, sizeOf, Tensor } from '../../core/tensor.ts';
+import { Device, type DeviceCounters, type GpuMode, type GpuModeRequest, resolveMode, type Store } from './device.ts';
+import * as K from './kernels.ts';
+
+export type { GpuMode, GpuModeRequest } from './device.ts';
+export { availability, GPU_MODES, headlessGlAvailability } from './device.ts';
+
+export interface GpuBackendOptions {
+  /** 'auto' (default): headless GL where it works, else webasm, else cpu. */
+  readonly mode?: GpuModeRequest;
+  /** Defaults to "gpu.js <mode> #<n>", n counting the contexts made in this process. */
+  readonly name?: string;
+}
+
+export interface GpuStats extends DeviceCounters {
+  /** Handles made and not yet disposed. */
+  readonly liveHandles: number;
+  /** GL textures alive in the context, kernel-owned ones included (null off GL). */
+  readonly textures: number | null;
+}
+
+export interface GpuBackend extends Backend {
+  /** The mode gpu.js really runs: every kernel call checks it. */
+  readonly mode: GpuMode;
+  /** What was asked for. */
+  readonly requested: GpuModeRequest;
+  /** With 'auto': why better modes were passed over (null if none was). */
+  readonly passedOver: string | null;
+  /** GL textures alive in this context (null off GL); see GpuStats.textures. */
+  textureCount(): number | null;
+  /** Kernels compiled so far (one per distinct kernel and shape). */
+  kernelCount(): number;
+  stats(): GpuStats;
+  /** Releases the context and every kernel; the backend is unusable afterwards. */
+  destroy(): void;
+}
+
+class GpuHandle implements Handle {
+  constructor(
+    readonly owner: GpuJsBackend,
+    readonly shape: Shape,
+    public store: Store | null,
+  ) {}
+}
+
+const shapeFail = (message: string): never => fail('ShapeError', message);
+
+let contexts = 0;
+
+class GpuJsBackend implements GpuBackend {
+  readonly name: string;
+  readonly mode: GpuMode;
+  readonly passedOver: string | null;
+  private readonly device: Device;
+  private live = 0;
+
+  constructor(readonly requested: GpuModeRequest, name?: string) {
+    const { mode, passedOver } = resolveMode(requested);
+    this.mode = mode;
+    this.passedOver = passedOver;
+    this.device = new Device(mode);
+    this.name = name ?? `gpu.js ${mode} #${contexts}`;
+    contexts++;
+  }
+
+  // ---- handles ------------------------------------------------------------------
+
+  private store(h: Handle): Store {
+    own(this, h);
+    const s = (h as GpuHandle).store;
+    if (!s) fail('BackendError', `a tensor ${shapeString(h.shape)} of ${this.name} was used after it was disposed`);
+    return s!;
+  }
+
+  private make(shape: Shape, s: Store): Handle {
+    this.live++;
+    return new GpuHandle(this, Object.freeze([...shape]), s);
+  }
+
+  private run(src: K.KernelSource, shape: Shape, args: readonly unknown[]): Handle {
+    if (sizeOf(src.output) !== sizeOf(shape)) throw new Error(`internal: kernel ${src.name} makes ${sizeOf(src.output)} values for ${shapeString(shape)}`);
+    return this.make(shape, this.device.run(src, args));
+  }
+
+  upload(t: Tensor): Handle {
+    const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+    return this.make(t.shape, this.device.upload(data, K.copy(t.size)));
+  }
+
+  download(h: Handle): Tensor {
+    return Tensor.trusted(h.shape, this.device.download(this.store(h), sizeOf(h.shape)));
+  }
+
+  dispose(h: Handle): void {
+    own(this, h);
+    const g = h as GpuHandle;
+    if (!g.store) return;
+    this.device.release(g.store);
+    g.store = null;
+    this.live--;
+  }
+
+  liveCount(): number {
+    return this.live;
+  }
+
+  textureCount(): number | null {
+    return this.device.textureCount();
+  }
+
+  kernelCount(): number {
+    return this.device.kernelCount();
+  }
+
+  stats(): GpuStats {
+    return { ...this.device.counters, liveHandles: this.live, textures: this.device.textureCount() };
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+
+  // ---- shape plumbing -------------------------------------------------------------
+
+  reshape(x: Handle, shape: Shape): Handle {
+    const s = this.store(x);
+    if (sizeOf(shape) !== sizeOf(x.shape)) shapeFail(`cannot reshape ${shapeString(x.shape)} (${sizeOf(x.shape)} values) to ${shapeString(shape)}`);
+    return this.make(shape, this.device.share(s));
+  }
+
+  concat(xs: readonly Handle[]): Handle {
+    if (xs.length === 0) shapeFail('concat needs at least one tensor');
+    const stores = xs.map((x) => this.store(x));
+    const [N, , ...rest] = xs[0].shape;
+    for (const x of xs) {
+      if (x.shape.length < 2 || x.shape[0] !== N || !sameShape(x.shape.slice(2), rest)) {
+        shapeFail(`concat joins along axis 1 tensors that agree elsewhere; got ${xs.map((t) => shapeString(t.shape)).join(' and ')}`);
+      }
+    }
+    const C = xs.reduce((s, x) => s + x.shape[1], 0);
+    return this.run(K.concat(xs.map((x) => x.shape)), [N, C, ...rest], stores);
+  }
+
+  slice(x: Handle, start: number, count: number): Handle {
+    const s = this.store(x);
+    const [N, C, ...rest] = x.shape;
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= C)) {
+      shapeFail(`slice [${start}, ${start + count}) of axis 1 is outside ${shapeString(x.shape)}`);
+    }
+    return this.run(K.slice(x.shape, start, count), [N, count, ...rest], [s]);
+  }
+
+  add(a: Handle, b: Handle): Handle {
+    const sa = this.store(a);
+    const sb = this.store(b);
+    if (!sameShape(a.shape, b.shape)) shapeFail(`add needs equal shapes, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+    return this.run(K.add(sizeOf(a.shape)), a.shape, [sa, sb]);
+  }
+
+  // ---- convolution ---------------------------------------------------------------------
+
+  private convCheck(xShape: Shape, wShape: Shape, p: ConvParams): Shape {
+    if (xShape.length !== 4 || wShape.length !== 4) shapeFail(`convolution takes x [N, C, H, W] and w [F, C/groups, K, K], got ${shapeString(xShape)} and ${shapeString(wShape)}`);
+    const [N, C, H, W] = xShape;
+    const [F, Cg, K, K2] = wShape;
+    if (!(Number.isInteger(p.groups) && p.groups >= 1 && Number.isInteger(p.stride) && p.stride >= 1 && Number.isInteger(p.pad) && p.pad >= 0)) {
+      shapeFail(`convolution needs whole groups >= 1, stride >= 1 and pad >= 0, got groups ${p.groups}, stride ${p.stride}, pad ${p.pad}`);
+    }
+    if (K !== K2 || Cg * p.groups !== C || F % p.groups !== 0) {
+      shapeFail(`w ${shapeString(wShape)} does not fit x ${shapeString(xShape)} with ${p.groups} groups: need square kernels, C = ${C} = groups x w.shape[1] and F divisible by groups`);
+    }
+    const OH = outSize(H, K, p.stride, p.pad);
+    const OW = outSize(W, K, p.stride, p.pad);
+    if (OH < 1 || OW < 1) shapeFail(`a ${K}x${K} kernel with pad ${p.pad} does not fit a ${H}x${W} map`);
+    return [N, F, OH, OW];
+  }
+
+  conv2d(x: Handle, w: Handle, b: Handle, p: ConvParams): Handle {
+    const args = [this.store(x), this.store(w), this.store(b)];
+    const yShape = this.convCheck(x.shape, w.shape, p);
+    if (b.shape.length !== 1 || b.shape[0] !== w.shape[0]) shapeFail(`bias ${shapeString(b.shape)} does not match ${w.shape[0]} filters`);
+    return this.run(K.conv2d(x.shape, w.shape, p), yShape, args);
+  }
+
+  conv2dGradInput(dy: Handle, w: Handle, xShape: Shape, p: ConvParams): Handle {
+    const args = [this.store(dy), this.store(w)];
+    const yShape = this.convCheck(xShape, w.shape, p);
+    if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
+    return this.run(K.conv2dGradInput(dy.shape, w.shape, xShape, p), xShape, args);
+  }
+
+  conv2dGradFilter(x: Handle, dy: Handle, wShape: Shape, p: ConvParams): Handle {
+    const args = [this.store(x), this.store(dy)];
+    const yShape = this.convCheck(x.shape, wShape, p);
+    if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
+    return this.run(K.conv2dGradFilter(x.shape, dy.shape, wShape, p), wShape, args);
+  }
+
+  biasGrad(dy: Handle): Handle {
+    const s = this.store(dy);
+    if (dy.shape.length < 2) shapeFail(`biasGrad takes [N, F, ...], got ${shapeString(dy.shape)}`);
+    return this.run(K.biasGrad(dy.shape), [dy.shape[1]], [s]);
+  }
+
+  // ---- fully connected ------------------------------------------------------------------
+
+  linear(x: Handle, w: Handle, b: Handle): Handle {
+    const args = [this.store(x), this.store(w), this.store(b)];
+    if (x.shape.length !== 2 || w.shape.length !== 2 || x.shape[1] !== w.shape[1] || !sameShape(b.shape, [w.shape[0]])) {
+      shapeFail(`linear takes x [N, K], w [M, K], b [M]; got ${shapeString(x.shape)}, ${shapeString(w.shape)}, ${shapeString(b.shape)}`);
+    }
+    return this.run(K.linear(x.shape, w.shape), [x.shape[0], w.shape[0]], args);
+  }
+
+  linearGradInput(dy: Handle, w: Handle): Handle {
+    const args = [this.store(dy), this.store(w)];
+    if (dy.shape.length !== 2 || w.shape.length !== 2 || dy.shape[1] !== w.shape[0]) {
+      shapeFail(`linearGradInput takes dy [N, M] and w [M, K]; got ${shapeString(dy.shape)} and ${shapeString(w.shape)}`);
+    }
+    return this.run(K.linearGradInput(dy.shape, w.shape), [dy.shape[0], w.shape[1]], args);
+  }
+
+  linearGradWeight(x: Handle, dy: Handle): Handle {
+    const args = [this.store(x), this.store(dy)];
+    if (x.shape.length !== 2 || dy.shape.length !== 2 || x.shape[0] !== dy.shape[0]) {
+      shapeFail(`linearGradWeight takes x [N, K] and dy [N, M]; got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
+    }
+    return this.run(K.linearGradWeight(x.shape, dy.shape), [dy.shape[1], x.shape[1]], args);
+  }
+
+  // ---- nonlinearities and normalisation ------------------------------------------------
+
+  relu(x: Handle): Handle {
+    return this.run(K.relu(sizeOf(x.shape)), x.shape, [this.store(x)]);
+  }
+
+  reluGrad(y: Handle, dy: Handle): Handle {
+    const args = [this.store(y), this.store(dy)];
+    if (!sameShape(y.shape, dy.shape)) shapeFail(`reluGrad needs y and dy of one shape, got ${shapeString(y.shape)} and ${shapeString(dy.shape)}`);
+    return this.run(K.reluGrad(sizeOf(y.shape)), y.shape, args);
+  }
+
+  private lrnCheck(shape: Shape, p: LrnParams): void {
+    if (shape.length < 2) shapeFail(`LRN normalises across axis 1 of [N, C, ...], got ${shapeString(shape)}`);
+    if (!(Number.isInteger(p.n) && p.n >= 1)) shapeFail(`LRN window n must be a whole number >= 1, got ${p.n}`);
+    if (!(p.k > 0 && p.alpha >= 0)) shapeFail(`LRN needs k > 0 and alpha >= 0 (so the base stays positive), got k = ${p.k}, alpha = ${p.alpha}`);
+  }
+
+  lrn(x: Handle, p: LrnParams): Handle {
+    const s = this.store(x);
+    this.lrnCheck(x.shape, p);
+    return this.run(K.lrn(x.shape, p.n), x.shape, [s, p.k, p.alpha, p.beta]);
+  }
+
+  lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle {
+    const args = [this.store(x), this.store(dy)];
+    this.lrnCheck(x.shape, p);
+    if (!sameShape(x.shape, dy.shape)) shapeFail(`lrnGrad needs x and dy of one shape, got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
+    return this.run(K.lrnGrad(x.shape, p.n), x.shape, [...args, p.k, p.alpha, p.beta]);
+  }
+
+  private poolShape(shape: Shape, p: PoolParams): Shape {
+    if (shape.length !== 4) shapeFail(`max-pooling takes [N, C, H, W], got ${shapeString(shape)}`);
+    if (!(Number.isInteger(p.size) && p.size >= 1 && Number.isInteger(p.stride) && p.stride >= 1)) {
+      shapeFail(`pooling needs a whole window >= 1 and stride >= 1, got ${p.size}/${p.stride}`);
+    }
+    const [N, C, H, W] = shape;
+    const OH = outSize(H, p.size, p.stride, 0);
+    const OW = outSize(W, p.size, p.stride, 0);
+    if (OH < 1 || OW < 1) shapeFail(`a ${p.size}x${p.size} pooling window does not fit a ${H}x${W} map`);
+    return [N, C, OH, OW];
+  }
+
+  maxPool(x: Handle, p: PoolParams): Handle {
+    const s = this.store(x);
+    return this.run(K.maxPool(x.shape, p), this.poolShape(x.shape, p), [s]);
+  }
+
+  maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle {
+    const args = [this.store(x), this.store(dy)];
+    const yShape = this.poolShape(x.shape, p);
+    if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the pooled shape ${shapeString(yShape)}`);
+    return this.run(K.maxPoolGrad(x.shape, p), x.shape, args);
+  }
+
+  // ---- dropout --------------------------------------------------------------------------
+
+  dropout(x: Handle, mask: Handle): Handle {
+    const args = [this.store(x), this.store(mask)];
+    if (!sameShape(x.shape, mask.shape)) shapeFail(`dropout mask ${shapeString(mask.shape)} does not match x ${shapeString(x.shape)}`);
+    return this.run(K.multiply('dropout', sizeOf(x.shape)), x.shape, args);
+  }
+
+  dropoutGrad(dy: Handle, mask: Handle): Handle {
+    const args = [this.store(dy), this.store(mask)];
+    if (!sameShape(dy.shape, mask.shape)) shapeFail(`dropout mask ${shapeString(mask.shape)} does not match dy ${shapeString(dy.shape)}`);
+    return this.run(K.multiply('dropoutGrad', sizeOf(dy.shape)), dy.shape, args);
+  }
+
+  // ---- loss and update ------------------------------------------------------------------
+
+  softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult {
+    const z = this.store(logits);
+    if (logits.shape.length !== 2) shapeFail(`softmax cross-entropy takes logits [N, K], got ${shapeString(logits.shape)}`);
+    const [N, Kc] = logits.shape;
+    if (labels.length !== N) shapeFail(`${labels.length} labels for ${N} rows of logits`);
+    const bad = labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < Kc));
+    if (bad >= 0) fail('ValueError', `label ${labels[bad]} of row ${bad} is outside 0..${Kc - 1}`);
+    const lab = Float32Array.from(labels);
+    const probs = this.run(K.softmax(logits.shape), logits.shape, [z]);
+    const dlogits = this.run(K.softmaxGrad(logits.shape), logits.shape, [this.store(probs), lab, 1 / N]);
+    // The loss is read back: N numbers, averaged on the host.
+    const rows = this.device.run(K.crossEntropy(logits.shape), [z, lab]);
+    const perRow = this.device.download(rows, N);
+    this.device.release(rows);
+    let loss = 0;
+    for (let n = 0; n < N; n++) loss += perRow[n];
+    return { loss: loss / N, probs, dlogits };
+  }
+
+  sgdUpdate(w: Handle, v: Handle, g: Handle, p: SgdParams): { w: Handle; v: Handle } {
+    const args = [this.store(w), this.store(v), this.store(g)];
+    if (!sameShape(w.shape, v.shape) || !sameShape(w.shape, g.shape)) {
+      shapeFail(`sgdUpdate needs w, v, g of one shape, got ${shapeString(w.shape)}, ${shapeString(v.shape)}, ${shapeString(g.shape)}`);
+    }
+    const n = sizeOf(w.shape);
+    const vNext = this.run(K.sgdVelocity(n), w.shape, [...args, p.momentum, p.weightDecay * p.lr, p.lr]);
+    const wNext = this.run(K.sgdWeight(n), w.shape, [args[0], this.store(vNext)]);
+    return { w: wNext, v: vNext };
+  }
+}
+
+/** One gpu.js context as a backend. Throws a BackendError when the asked-for mode cannot run here. */
+export const createGpuBackend = (opts: { mode?: GpuModeRequest; name?: string } = {}): GpuBackend =>
+  new GpuJsBackend(opts.mode ?? 'auto', opts.name);
+
+export const isGpuBackend = (b: Backend): b is GpuBackend => b instanceof GpuJsBackend;

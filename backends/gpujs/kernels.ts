@@ -1,0 +1,461 @@
+/**
+ * The gpu.js kernels, as source text specialised to one shape.
+ *
+ * Each function here returns the JavaScript source of one gpu.js kernel with
+ * every size baked in as a literal (loops have constant bounds, so GLSL can
+ * unroll and no `loopMaxIterations` guess is involved) and the output grid the
+ * kernel runs over. The backend compiles each distinct source once and reuses
+ * it for every later call with the same shapes.
+ *
+ * Conventions, which every kernel follows:
+ *
+ * - Every tensor is a flat float32 buffer in NCHW order, read with a single
+ *   index: `x[i]`. gpu.js turns that into a texel fetch whatever the texture's
+ *   own grid is.
+ * - The output grid gives the thread its coordinates without division where it
+ *   can: an [N, C, H, W] result runs on the grid [W, H, N*C] (x, y, z), so only
+ *   z, a small number, is ever split with `Math.floor(z / C)`.
+ * - gpu.js declares every kernel-local variable as a GLSL float, while thread
+ *   ids, loop counters and integer literals stay GLSL ints. A float index is
+ *   exact only below 2^24, and fc6's weights alone have 37.7 million entries, so
+ *   every index is built from ints: float locals that hold small whole numbers
+ *   are turned back into ints with `(v >> 0)` (see `I`), which gpu.js lowers to
+ *   a plain int conversion.
+ * - Real-valued parameters (LRN constants, the learning rate, ...) are kernel
+ *   arguments, never literals, so a kernel is compiled once per shape and not
+ *   once per learning rate.
+ */
+import type { ConvParams, PoolParams } from '../../core/backend.ts';
+import { outSize } from '../../core/backend.ts';
+import type { Shape } from '../../core/tensor.ts';
+
+export interface KernelSource {
+  /** The kernel family ("conv2d", "relu", ...), for errors and statistics. */
+  readonly name: string;
+  /** gpu.js kernel source: `function(args) { ... }`. */
+  readonly source: string;
+  /** The output grid [x, y?, z?]; its size is the size of the result. */
+  readonly output: readonly number[];
+}
+
+/** A float local holding a small whole number, as a GLSL int. */
+const I = (v: string): string => `(${v} >> 0)`;
+
+/** `a + k` for an int expression and an integer literal, without a stray `+ -`. */
+const plus = (a: string, k: number): string => (k === 0 ? a : k > 0 ? `${a} + ${k}` : `${a} - ${-k}`);
+
+const kernel = (name: string, args: readonly string[], body: string, output: readonly number[]): KernelSource => ({
+  name,
+  source: `function(${args.join(', ')}) {\n${body.trim()}\n}`,
+  output,
+});
+
+const elems = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
+
+/** Sizes after axis 1, multiplied: H*W for a map, 1 for a matrix. */
+const innerOf = (shape: Shape): number => elems(shape.slice(2));
+
+// ---- memory and plumbing ----------------------------------------------------
+
+/** Copies a host array (uploaded by gpu.js as an argument texture) into a kernel-made texture. */
+export const copy = (size: number): KernelSource =>
+  kernel('upload', ['a'], 'return a[this.thread.x];', [size]);
+
+/** Concatenation along axis 1: one argument per input, output grid [inner, C, N]. */
+export const concat = (shapes: readonly Shape[]): KernelSource => {
+  const N = shapes[0][0];
+  const inner = innerOf(shapes[0]);
+  const C = shapes.reduce((s, sh) => s + sh[1], 0);
+  const args = shapes.map((_, i) => `a${i}`);
+  let c0 = 0;
+  const lines = shapes.map((sh, i) => {
+    const Ci = sh[1];
+    const read = `a${i}[(this.thread.z * ${Ci} + ${plus('this.thread.y', -c0)}) * ${inner} + this.thread.x]`;
+    const line = i === shapes.length - 1 ? `return ${read};` : `if (this.thread.y < ${c0 + Ci}) { return ${read}; }`;
+    c0 += Ci;
+    return line;
+  });
+  return kernel('concat', args, lines.join('\n'), [inner, C, N]);
+};
+
+/** Channels [start, start + count) of axis 1; output grid [inner, count, N]. */
+export const slice = (shape: Shape, start: number, count: number): KernelSource => {
+  const [N, C] = shape;
+  const inner = innerOf(shape);
+  return kernel('slice', ['x'],
+    `return x[(this.thread.z * ${C} + ${plus('this.thread.y', start)}) * ${inner} + this.thread.x];`,
+    [inner, count, N]);
+};
+
+// ---- elementwise --------------------------------------------------------------
+
+export const add = (size: number): KernelSource =>
+  kernel('add', ['a', 'b'], 'return a[this.thread.x] + b[this.thread.x];', [size]);
+
+export const relu = (size: number): KernelSource =>
+  kernel('relu', ['x'], `
+const v = x[this.thread.x];
+if (v > 0) { return v; }
+return 0;`, [size]);
+
+/** dy where the ReLU's output was positive (the reference's convention at 0). */
+export const reluGrad = (size: number): KernelSource =>
+  kernel('reluGrad', ['y', 'dy'], `
+if (y[this.thread.x] > 0) { return dy[this.thread.x]; }
+return 0;`, [size]);
+
+/** x * mask: dropout forward, and (with dy for x) its gradient. */
+export const multiply = (name: string, size: number): KernelSource =>
+  kernel(name, ['x', 'mask'], 'return x[this.thread.x] * mask[this.thread.x];', [size]);
+
+/** The velocity half of the paper's update: v' = momentum v - (decay lr) w - lr g. */
+export const sgdVelocity = (size: number): KernelSource =>
+  kernel('sgdVelocity', ['w', 'v', 'g', 'momentum', 'decayLr', 'lr'],
+    'return momentum * v[this.thread.x] - decayLr * w[this.thread.x] - lr * g[this.thread.x];', [size]);
+
+/** The weight half: w' = w + v'. */
+export const sgdWeight = (size: number): KernelSource =>
+  kernel('sgdWeight', ['w', 'v'], 'return w[this.thread.x] + v[this.thread.x];', [size]);
+
+// ---- convolution --------------------------------------------------------------
+
+interface ConvGeometry {
+  N: number; C: number; H: number; W: number;
+  F: number; K: number; OH: number; OW: number;
+  Cg: number; Fg: number; S: number; P: number;
+}
+
+const convGeometry = (xShape: Shape, wShape: Shape, p: ConvParams): ConvGeometry => {
+  const [N, C, H, W] = xShape;
+  const [F, Cg, K] = wShape;
+  return {
+    N, C, H, W, F, K, Cg,
+    Fg: F / p.groups,
+    OH: outSize(H, K, p.stride, p.pad),
+    OW: outSize(W, K, p.stride, p.pad),
+    S: p.stride,
+    P: p.pad,
+  };
+};
+
+/**
+ * y[n, f, oy, ox] = b[f] + sum over c of f's group, ky, kx of
+ *   w[f, c, ky, kx] * x[n, c0(f) + c, oy*S - P + ky, ox*S - P + kx]
+ * on the grid [OW, OH, N*F]; reads outside the input (the padding) count as 0.
+ */
+export const conv2d = (xShape: Shape, wShape: Shape, p: ConvParams): KernelSource => {
+  const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
+  const iy = plus(`this.thread.y * ${S} + ky`, -P);
+  const ix = plus(`this.thread.x * ${S} + kx`, -P);
+  const checkY = P > 0 ? `if (${iy} < 0 || ${iy} >= ${H}) { continue; }` : '';
+  const checkX = P > 0 ? `if (${ix} < 0 || ${ix} >= ${W}) { continue; }` : '';
+  return kernel('conv2d', ['x', 'w', 'b'], `
+const n = Math.floor(this.thread.z / ${F});
+const f = this.thread.z - n * ${F};
+const c0 = Math.floor(f / ${Fg}) * ${Cg};
+let sum = b[${I('f')}];
+for (let c = 0; c < ${Cg}; c++) {
+  for (let ky = 0; ky < ${K}; ky++) {
+    ${checkY}
+    for (let kx = 0; kx < ${K}; kx++) {
+      ${checkX}
+      sum += w[((${I('f')} * ${Cg} + c) * ${K} + ky) * ${K} + kx] * x[((${I('n')} * ${C} + ${I('c0')} + c) * ${H} + ${iy}) * ${W} + ${ix}];
+    }
+  }
+}
+return sum;`, [OW, OH, N * F]);
+};
+
+/**
+ * dx[n, c, iy, ix] = sum over the filters f of c's group and every (ky, kx)
+ * with iy = oy*S - P + ky, ix = ox*S - P + kx for a valid output (oy, ox), of
+ * dy[n, f, oy, ox] * w[f, c - c0, ky, kx]. Grid [W, H, N*C].
+ *
+ * For a given iy the valid ky are ky = (iy + P) mod S + r*S, with
+ * oy = floor((iy + P) / S) - r, so the loop runs over r < ceil(K / S) and needs
+ * no division inside.
+ */
+export const conv2dGradInput = (dyShape: Shape, wShape: Shape, xShape: Shape, p: ConvParams): KernelSource => {
+  const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
+  void dyShape;
+  const R = Math.ceil(K / S);
+  // q = floor((i + P) / S), m = (i + P) mod S; with S = 1 these are i + P and 0.
+  const setup = S === 1 ? '' : `
+const qy = Math.floor((this.thread.y + ${P}) / ${S});
+const my = this.thread.y + ${P} - qy * ${S};
+const qx = Math.floor((this.thread.x + ${P}) / ${S});
+const mx = this.thread.x + ${P} - qx * ${S};`;
+  const qy = S === 1 ? plus('this.thread.y', P) : I('qy');
+  const qx = S === 1 ? plus('this.thread.x', P) : I('qx');
+  const ky = S === 1 ? 'ry' : `${I('my')} + ry * ${S}`;
+  const kx = S === 1 ? 'rx' : `${I('mx')} + rx * ${S}`;
+  const oy = `${qy} - ry`;
+  const ox = `${qx} - rx`;
+  const kyCheck = S === 1 ? '' : `${ky} >= ${K} || `;
+  const kxCheck = S === 1 ? '' : `${kx} >= ${K} || `;
+  return kernel('conv2dGradInput', ['dy', 'w'], `
+const n = Math.floor(this.thread.z / ${C});
+const c = this.thread.z - n * ${C};
+const g = Math.floor(c / ${Cg});
+const cl = c - g * ${Cg};${setup}
+let sum = 0;
+for (let fl = 0; fl < ${Fg}; fl++) {
+  for (let ry = 0; ry < ${R}; ry++) {
+    if (${kyCheck}${oy} < 0 || ${oy} >= ${OH}) { continue; }
+    for (let rx = 0; rx < ${R}; rx++) {
+      if (${kxCheck}${ox} < 0 || ${ox} >= ${OW}) { continue; }
+      sum += dy[((${I('n')} * ${F} + ${I('g')} * ${Fg} + fl) * ${OH} + ${oy}) * ${OW} + ${ox}] * w[(((${I('g')} * ${Fg} + fl) * ${Cg} + ${I('cl')}) * ${K} + ${ky}) * ${K} + ${kx}];
+    }
+  }
+}
+return sum;`, [W, H, N * C]);
+};
+
+/**
+ * dw[f, c, ky, kx] = sum over n, oy, ox of dy[n, f, oy, ox] * x[n, c0(f) + c, oy*S - P + ky, ox*S - P + kx].
+ * Grid [K, K, F*Cg].
+ */
+export const conv2dGradFilter = (xShape: Shape, dyShape: Shape, wShape: Shape, p: ConvParams): KernelSource => {
+  const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
+  void dyShape;
+  const iy = plus(`oy * ${S} + this.thread.y`, -P);
+  const ix = plus(`ox * ${S} + this.thread.x`, -P);
+  const checkY = P > 0 ? `if (${iy} < 0 || ${iy} >= ${H}) { continue; }` : '';
+  const checkX = P > 0 ? `if (${ix} < 0 || ${ix} >= ${W}) { continue; }` : '';
+  return kernel('conv2dGradFilter', ['x', 'dy'], `
+const f = Math.floor(this.thread.z / ${Cg});
+const c = this.thread.z - f * ${Cg};
+const cin = Math.floor(f / ${Fg}) * ${Cg} + c;
+let sum = 0;
+for (let n = 0; n < ${N}; n++) {
+  for (let oy = 0; oy < ${OH}; oy++) {
+    ${checkY}
+    for (let ox = 0; ox < ${OW}; ox++) {
+      ${checkX}
+      sum += dy[((n * ${F} + ${I('f')}) * ${OH} + oy) * ${OW} + ox] * x[((n * ${C} + ${I('cin')}) * ${H} + ${iy}) * ${W} + ${ix}];
+    }
+  }
+}
+return sum;`, [K, K, F * Cg]);
+};
+
+/** db[f] = sum of dy over every axis but 1. Grid [F]. */
+export const biasGrad = (dyShape: Shape): KernelSource => {
+  const [N, F] = dyShape;
+  const inner = innerOf(dyShape);
+  return kernel('biasGrad', ['dy'], `
+let sum = 0;
+for (let n = 0; n < ${N}; n++) {
+  for (let i = 0; i < ${inner}; i++) {
+    sum += dy[(n * ${F} + this.thread.x) * ${inner} + i];
+  }
+}
+return sum;`, [F]);
+};
+
+// ---- fully connected ------------------------------------------------------------
+
+/** y[n, m] = b[m] + sum_k x[n, k] w[m, k]. Grid [M, N]. */
+export const linear = (xShape: Shape, wShape: Shape): KernelSource => {
+  const [N, K] = xShape;
+  const M = wShape[0];
+  return kernel('linear', ['x', 'w', 'b'], `
+let sum = b[this.thread.x];
+for (let k = 0; k < ${K}; k++) {
+  sum += x[this.thread.y * ${K} + k] * w[this.thread.x * ${K} + k];
+}
+return sum;`, [M, N]);
+};
+
+/** dx[n, k] = sum_m dy[n, m] w[m, k]. Grid [K, N]. */
+export const linearGradInput = (dyShape: Shape, wShape: Shape): KernelSource => {
+  const [N, M] = dyShape;
+  const K = wShape[1];
+  return kernel('linearGradInput', ['dy', 'w'], `
+let sum = 0;
+for (let m = 0; m < ${M}; m++) {
+  sum += dy[this.thread.y * ${M} + m] * w[m * ${K} + this.thread.x];
+}
+return sum;`, [K, N]);
+};
+
+/** dw[m, k] = sum_n dy[n, m] x[n, k]. Grid [K, M]. */
+export const linearGradWeight = (xShape: Shape, dyShape: Shape): KernelSource => {
+  const [N, K] = xShape;
+  const M = dyShape[1];
+  return kernel('linearGradWeight', ['x', 'dy'], `
+let sum = 0;
+for (let n = 0; n < ${N}; n++) {
+  sum += dy[n * ${M} + this.thread.y] * x[n * ${K} + this.thread.x];
+}
+return sum;`, [K, M]);
+};
+
+// ---- local response normalisation ---------------------------------------------------
+
+/**
+ * b[i] = a[i] * s[i]^-beta, s[i] = k + alpha * sum_{j = i - n/2 .. i + n/2, 0 <= j < C} a[j]^2
+ * (n/2 rounded down; alpha times the plain sum, the paper's form). Grid [inner, C, N].
+ */
+export const lrn = (shape: Shape, n: number): KernelSource => {
+  const [N, C] = shape;
+  const inner = innerOf(shape);
+  const half = Math.floor(n / 2);
+  const j = plus('this.thread.y + d', -half);
+  const base = `this.thread.z * ${C * inner} + this.thread.x`;
+  return kernel('lrn', ['x', 'k', 'alpha', 'beta'], `
+let sum = 0;
+for (let d = 0; d < ${2 * half + 1}; d++) {
+  if (${j} >= 0 && ${j} < ${C}) {
+    const a = x[${base} + (${j}) * ${inner}];
+    sum += a * a;
+  }
+}
+return x[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sum, -beta);`, [inner, C, N]);
+};
+
+/**
+ * dL/da[m] = dL/db[m] s[m]^-beta - 2 alpha beta a[m] sum_{i in W(m)} dL/db[i] a[i] s[i]^(-beta - 1).
+ * Grid [inner, C, N]; each thread recomputes the s[i] it needs (n + 1 windows of n).
+ */
+export const lrnGrad = (shape: Shape, n: number): KernelSource => {
+  const [N, C] = shape;
+  const inner = innerOf(shape);
+  const half = Math.floor(n / 2);
+  const span = 2 * half + 1;
+  const base = `this.thread.z * ${C * inner} + this.thread.x`;
+  const j = plus('this.thread.y + d', -half); // neighbour of m
+  const i = plus('this.thread.y + d', -half); // i in W(m)
+  const ji = plus('this.thread.y + d + e', -2 * half); // neighbour of i
+  return kernel('lrnGrad', ['x', 'dy', 'k', 'alpha', 'beta'], `
+let sm = 0;
+for (let d = 0; d < ${span}; d++) {
+  if (${j} >= 0 && ${j} < ${C}) {
+    const a = x[${base} + (${j}) * ${inner}];
+    sm += a * a;
+  }
+}
+let cross = 0;
+for (let d = 0; d < ${span}; d++) {
+  if (${i} >= 0 && ${i} < ${C}) {
+    let si = 0;
+    for (let e = 0; e < ${span}; e++) {
+      if (${ji} >= 0 && ${ji} < ${C}) {
+        const a = x[${base} + (${ji}) * ${inner}];
+        si += a * a;
+      }
+    }
+    cross += dy[${base} + (${i}) * ${inner}] * x[${base} + (${i}) * ${inner}] * Math.pow(k + alpha * si, -beta - 1);
+  }
+}
+return dy[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sm, -beta) - 2 * alpha * beta * x[${base} + this.thread.y * ${inner}] * cross;`, [inner, C, N]);
+};
+
+// ---- max-pooling --------------------------------------------------------------------
+
+/** The largest value of each z x z window placed every s pixels. Grid [OW, OH, N*C]. */
+export const maxPool = (shape: Shape, p: PoolParams): KernelSource => {
+  const [N, C, H, W] = shape;
+  const OH = outSize(H, p.size, p.stride, 0);
+  const OW = outSize(W, p.size, p.stride, 0);
+  const at = (ky: string, kx: string) =>
+    `x[(this.thread.z * ${H} + this.thread.y * ${p.stride} + ${ky}) * ${W} + this.thread.x * ${p.stride} + ${kx}]`;
+  return kernel('maxPool', ['x'], `
+let best = ${at('0', '0')};
+for (let ky = 0; ky < ${p.size}; ky++) {
+  for (let kx = 0; kx < ${p.size}; kx++) {
+    const v = ${at('ky', 'kx')};
+    if (v > best) { best = v; }
+  }
+}
+return best;`, [OW, OH, N * C]);
+};
+
+/**
+ * Each window's gradient goes to its first maximum (row-major order, as the
+ * reference); an input in several overlapping windows sums what it gets.
+ * Grid [W, H, N*C]: each input finds the windows that contain it (oy from
+ * floor(iy / s) down, ceil(z / s) of them), recomputes their argmax and adds
+ * dy where the argmax is itself.
+ */
+export const maxPoolGrad = (shape: Shape, p: PoolParams): KernelSource => {
+  const [N, C, H, W] = shape;
+  const Z = p.size;
+  const S = p.stride;
+  const OH = outSize(H, Z, S, 0);
+  const OW = outSize(W, Z, S, 0);
+  const R = Math.ceil(Z / S);
+  const oy = `${I('qy')} - ry`;
+  const ox = `${I('qx')} - rx`;
+  const at = (ky: string, kx: string) =>
+    `x[(this.thread.z * ${H} + (${oy}) * ${S} + ${ky}) * ${W} + (${ox}) * ${S} + ${kx}]`;
+  return kernel('maxPoolGrad', ['x', 'dy'], `
+const qy = Math.floor(this.thread.y / ${S});
+const qx = Math.floor(this.thread.x / ${S});
+let sum = 0;
+for (let ry = 0; ry < ${R}; ry++) {
+  if (${oy} < 0 || ${oy} >= ${OH} || this.thread.y >= (${oy}) * ${S} + ${Z}) { continue; }
+  for (let rx = 0; rx < ${R}; rx++) {
+    if (${ox} < 0 || ${ox} >= ${OW} || this.thread.x >= (${ox}) * ${S} + ${Z}) { continue; }
+    let best = ${at('0', '0')};
+    let arg = 0;
+    for (let ky = 0; ky < ${Z}; ky++) {
+      for (let kx = 0; kx < ${Z}; kx++) {
+        const v = ${at('ky', 'kx')};
+        if (v > best) { best = v; arg = ky * ${Z} + kx; }
+      }
+    }
+    if (arg == (this.thread.y - (${oy}) * ${S}) * ${Z} + this.thread.x - (${ox}) * ${S}) {
+      sum += dy[(this.thread.z * ${OH} + ${oy}) * ${OW} + ${ox}];
+    }
+  }
+}
+return sum;`, [W, H, N * C]);
+};
+
+// ---- softmax cross-entropy ---------------------------------------------------------------
+
+/** p[n, k] = exp(z[n, k] - max_k z) / sum_k exp(z[n, k] - max_k z). Grid [K, N]. */
+export const softmax = (shape: Shape): KernelSource => {
+  const [N, K] = shape;
+  void N;
+  return kernel('softmax', ['z'], `
+let top = z[this.thread.y * ${K}];
+for (let k = 0; k < ${K}; k++) {
+  top = Math.max(top, z[this.thread.y * ${K} + k]);
+}
+let sum = 0;
+for (let k = 0; k < ${K}; k++) {
+  sum += Math.exp(z[this.thread.y * ${K} + k] - top);
+}
+return Math.exp(z[this.thread.y * ${K} + this.thread.x] - top) / sum;`, [K, N]);
+};
+
+/** dL/dz[n, k] = (p[n, k] - [k = label[n]]) / N. Grid [K, N]. */
+export const softmaxGrad = (shape: Shape): KernelSource => {
+  const [N, K] = shape;
+  return kernel('softmaxGrad', ['p', 'labels', 'invN'], `
+const q = p[this.thread.y * ${K} + this.thread.x];
+if (this.thread.x == ${I('labels[this.thread.y]')}) { return (q - 1) * invN; }
+return q * invN;`, [K, N]);
+};
+
+/**
+ * -log p[n, label[n]] from the logits by log-sum-exp (not from the rounded p). Grid [N].
+ * (The label is read into a local first: gpu.js hoists a texture read nested in
+ * an index into a float temporary, which GLSL then refuses to use as an index.)
+ */
+export const crossEntropy = (shape: Shape): KernelSource => {
+  const [N, K] = shape;
+  return kernel('crossEntropy', ['z', 'labels'], `
+let top = z[this.thread.x * ${K}];
+for (let k = 0; k < ${K}; k++) {
+  top = Math.max(top, z[this.thread.x * ${K} + k]);
+}
+let sum = 0;
+for (let k = 0; k < ${K}; k++) {
+  sum += Math.exp(z[this.thread.x * ${K} + k] - top);
+}
+const label = labels[this.thread.x];
+return top + Math.log(sum) - z[this.thread.x * ${K} + ${I('label')}];`, [N]);
+};
