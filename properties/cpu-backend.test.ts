@@ -11,7 +11,11 @@ import { dropoutMasks, Network } from '../core/net.ts';
 import { initParams } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
 import type { Tensor } from '../core/tensor.ts';
+import { readFileSync } from 'node:fs';
+import { alexnetMini } from '../core/alexnet.ts';
+import { assemble } from '../backends/cpu/build-wasm.ts';
 import { createCpuBackend } from '../backends/cpu/index.ts';
+import { simdGemmNN, simdGemmNT, simdGemmTN } from '../backends/cpu/simd.ts';
 import { createReferenceBackend } from '../reference/index.ts';
 import { convCase } from './arbitraries.ts';
 import { tinySpec } from './nets.ts';
@@ -26,6 +30,17 @@ const cpu = createCpuBackend();
  * errors of a sum of n terms grow like sqrt(n) on average).
  */
 const tolerance = (terms: number, scale: number) => ({ rtol: 2e-6 * Math.sqrt(terms), atol: 2e-6 * Math.sqrt(terms) * scale });
+
+const maxAbs = (t: Tensor) => {
+  let m = 0;
+  for (const v of t.data) m = Math.max(m, Math.abs(v));
+  return m;
+};
+const maxAbsDiff = (a: Tensor, b: Tensor) => {
+  let m = 0;
+  for (let i = 0; i < a.size; i++) m = Math.max(m, Math.abs(a.data[i] - b.data[i]));
+  return m;
+};
 
 const agree = (what: string, a: Tensor, b: Tensor, terms: number) => {
   let scale = 0;
@@ -118,6 +133,63 @@ test('a training step of a small two-tower network matches the reference', () =>
   assert.ok(Math.abs(ra.loss - rb.loss) < 1e-5 * Math.abs(ra.loss), `loss ${rb.loss} vs ${ra.loss}`);
   const pa = a.parameters();
   for (const [name, t] of b.parameters()) agree(name, t, pa.get(name)!, 64);
+});
+
+test('the SIMD matrix products equal the plain triple loop for every shape, tiled or ragged', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 21 }), fc.integer({ min: 1, max: 41 }), fc.integer({ min: 1, max: 70 }), fc.integer(), (M, N, K, seed) => {
+      const A = randn([M * K], seed).as('float32').data as Float32Array;
+      const B = randn([K * N], seed + 1).as('float32').data as Float32Array;
+      const C0 = randn([M * N], seed + 2).as('float32').data as Float32Array;
+      // Each variant reads its operands in its own layout: A [M,K] or [K,M], B [K,N] or [N,K].
+      const at = (X: Float32Array, r: number, c: number, cols: number) => X[r * cols + c];
+      const variants = [
+        { name: 'NN', f: simdGemmNN, a: (i: number, k: number) => at(A, i, k, K), b: (k: number, j: number) => at(B, k, j, N) },
+        { name: 'NT', f: simdGemmNT, a: (i: number, k: number) => at(A, i, k, K), b: (k: number, j: number) => at(B, j, k, K) },
+        { name: 'TN', f: simdGemmTN, a: (i: number, k: number) => at(A, k, i, M), b: (k: number, j: number) => at(B, k, j, N) },
+      ];
+      for (const v of variants) {
+        const C = Float32Array.from(C0);
+        v.f(M, N, K, A, 0, B, 0, C, 0);
+        for (let i = 0; i < M; i++)
+          for (let j = 0; j < N; j++) {
+            let s = C0[i * N + j];
+            for (let k = 0; k < K; k++) s += v.a(i, k) * v.b(k, j);
+            const { rtol, atol } = tolerance(K, 4);
+            if (!(Math.abs(C[i * N + j] - s) <= atol + rtol * Math.abs(s))) throw new Error(`${v.name} ${M}x${N}x${K}: C[${i},${j}] = ${C[i * N + j]}, expected ${s}`);
+          }
+      }
+    }),
+    { numRuns: 80 },
+  );
+});
+
+test('the committed WebAssembly module is the one gemm.wat assembles to', async () => {
+  const committed = readFileSync(new URL('../backends/cpu/gemm.wasm.ts', import.meta.url), 'utf8');
+  assert.is(committed, await assemble(), 'run: npx tsx backends/cpu/build-wasm.ts');
+});
+
+test('alexnet-mini gradients (two towers) match the reference', () => {
+  // Weights with std 0.1 rather than the paper's 0.01: with biases of 1 and tiny
+  // weights, conv5's outputs all sit within float32 rounding of 1 and which
+  // element of a pooling window is the maximum depends on the rounding, so the
+  // two backends may route a gradient to different (equally right) pixels.
+  const spec = { ...alexnetMini(), initStd: 0.1 };
+  const params = initParams(spec, 6);
+  const x = randn([4, ...spec.input], 6).as('float32');
+  const labels = Int32Array.of(0, 3, 7, 9);
+  const masks = dropoutMasks(spec, 4, new Rng(6));
+  const a = right(Network.create(spec, params, [ref, ref]));
+  const b = right(Network.create(spec, params, [cpu, cpu]));
+  const ga = a.gradients(x, labels, { train: true, masks });
+  const gb = b.gradients(x, labels, { train: true, masks });
+  assert.ok(Math.abs(ga.loss - gb.loss) < 1e-5 * Math.abs(ga.loss), `loss ${gb.loss} vs ${ga.loss}`);
+  // Rounding compounds through eight float32 layers: whole-network gradients are
+  // compared norm-wise, the largest difference against the largest entry.
+  for (const [name, g] of ga.grads) {
+    const e = maxAbsDiff(gb.grads.get(name)!, g) / maxAbs(g);
+    assert.ok(e < 1e-4, `${name}: max |cpu - reference| / max |reference| = ${e.toExponential(2)}`);
+  }
 });
 
 test.run();

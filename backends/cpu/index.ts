@@ -1,25 +1,22 @@
 /**
  * A fast CPU backend: the same kernels as the reference, in float32, with
- * convolutions lowered to matrix products (im2col / col2im) and every product
- * written so its inner loop is contiguous (./gemm.ts). Single-threaded.
- *
- * It is held to the reference by the same properties as the gpu.js backend
- * (properties/backends.test.ts). LRN runs over whole channel planes (./lrn.ts);
- * the element-wise kernels (ReLU, pooling, dropout, softmax, the update) reuse
- * the reference's loops: they are a small share of the time.
+ * convolutions lowered to matrix products (im2col / col2im). The products run
+ * in a WebAssembly SIMD kernel (./gemm.wat, through ./simd.ts), with plain
+ * contiguous loops (./gemm.ts) for shapes too small to pay for the copies.
+ * LRN runs over whole channel planes (./lrn.ts), the element-wise kernels as
+ * tight loops (./pointwise.ts). Single-threaded. It is held to the reference
+ * by properties/cpu-backend.test.ts.
  */
 import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
 import { outSize, own } from '../../core/backend.ts';
 import { type Shape, sizeOf, Tensor } from '../../core/tensor.ts';
 import { biasGrad } from '../../reference/conv.ts';
-import { dropout, dropoutGrad } from '../../reference/dropout.ts';
 import { add, concat, slice } from '../../reference/plumbing.ts';
-import { maxPool, maxPoolGrad } from '../../reference/pool.ts';
-import { relu, reluGrad } from '../../reference/relu.ts';
-import { sgdUpdate } from '../../reference/sgd.ts';
 import { softmaxCrossEntropy } from '../../reference/softmax.ts';
-import { type F32, gemmNN, gemmNT, gemmTN } from './gemm.ts';
+import type { F32 } from './gemm.ts';
 import { lrnBackward, lrnForward } from './lrn.ts';
+import { maxPoolBackward, maxPoolForward, multiply, poolShape, reluBackward, reluForward, sgd } from './pointwise.ts';
+import { simdGemmNN as gemmNN, simdGemmNT as gemmNT, simdGemmTN as gemmTN } from './simd.ts';
 
 class CpuHandle implements Handle {
   constructor(readonly owner: CpuBackend, readonly tensor: Tensor) {}
@@ -177,24 +174,24 @@ export class CpuBackend implements Backend {
     return this.h(Tensor.trusted([M, K], dw));
   }
 
-  relu(x: Handle): Handle { return this.h(relu(this.t(x))); }
-  reluGrad(y: Handle, dy: Handle): Handle { return this.h(reluGrad(this.t(y), this.t(dy))); }
-  lrn(x: Handle, p: LrnParams): Handle { return this.h(Tensor.trusted(x.shape, lrnForward(this.f(x), x.shape, p))); }
-  lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle {
-    return this.h(Tensor.trusted(x.shape, lrnBackward(this.f(x), this.f(dy), x.shape, p)));
-  }
-  maxPool(x: Handle, p: PoolParams): Handle { return this.h(maxPool(this.t(x), p)); }
-  maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle { return this.h(maxPoolGrad(this.t(x), this.t(dy), p)); }
-  dropout(x: Handle, mask: Handle): Handle { return this.h(dropout(this.t(x), this.t(mask))); }
-  dropoutGrad(dy: Handle, mask: Handle): Handle { return this.h(dropoutGrad(this.t(dy), this.t(mask))); }
+  private make(shape: Shape, data: F32): Handle { return new CpuHandle(this, Tensor.trusted(shape, data)); }
+
+  relu(x: Handle): Handle { return this.make(x.shape, reluForward(this.f(x))); }
+  reluGrad(y: Handle, dy: Handle): Handle { return this.make(y.shape, reluBackward(this.f(y), this.f(dy))); }
+  lrn(x: Handle, p: LrnParams): Handle { return this.make(x.shape, lrnForward(this.f(x), x.shape, p)); }
+  lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle { return this.make(x.shape, lrnBackward(this.f(x), this.f(dy), x.shape, p)); }
+  maxPool(x: Handle, p: PoolParams): Handle { return this.make(poolShape(x.shape, p), maxPoolForward(this.f(x), x.shape, p)); }
+  maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle { return this.make(x.shape, maxPoolBackward(this.f(x), this.f(dy), x.shape, p)); }
+  dropout(x: Handle, mask: Handle): Handle { return this.make(x.shape, multiply(this.f(x), this.f(mask))); }
+  dropoutGrad(dy: Handle, mask: Handle): Handle { return this.make(dy.shape, multiply(this.f(dy), this.f(mask))); }
 
   softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult {
     const r = softmaxCrossEntropy(this.t(logits), labels);
     return { loss: r.loss, probs: this.h(r.probs), dlogits: this.h(r.dlogits) };
   }
   sgdUpdate(w: Handle, v: Handle, g: Handle, p: SgdParams): { w: Handle; v: Handle } {
-    const r = sgdUpdate(this.t(w), this.t(v), this.t(g), p);
-    return { w: this.h(r.w), v: this.h(r.v) };
+    const r = sgd(this.f(w), this.f(v), this.f(g), p);
+    return { w: this.make(w.shape, r.w), v: this.make(v.shape, r.v) };
   }
 }
 
