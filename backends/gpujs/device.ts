@@ -130,7 +130,9 @@ const KERNEL_SETTINGS = {
   optimizeFloatMemory: true,
   fixIntegerDivisionAccuracy: true,
   dynamicOutput: false,
-  dynamicArguments: false,
+  // One kernel must take textures of the same length laid out on different grids
+  // (a [4096, 2] matrix and a [8192] vector, say): sizes are uniforms, not baked in.
+  dynamicArguments: true,
 } as const;
 
 const sizeOfGrid = (output: readonly number[]): number => output.reduce((a, b) => a * b, 1);
@@ -193,11 +195,21 @@ export class Device {
     const key = `${src.output.join('x')}\n${src.source}`;
     let k = this.kernels.get(key);
     if (!k) {
-      k = this.gpu.createKernel(src.source, { ...KERNEL_SETTINGS, output: [...src.output] });
+      // Every grid is 3-D ([n] runs as [n, 1, 1]): gpu.js compiles a kernel for
+      // one texture class per argument (1-D, 2-D and 3-D results are different
+      // classes) and will not take a 2-D result where it first saw a 1-D one.
+      const grid = [src.output[0], src.output[1] ?? 1, src.output[2] ?? 1];
+      k = this.gpu.createKernel(src.source, { ...KERNEL_SETTINGS, output: grid });
       this.kernels.set(key, k);
       this.counters.kernels++;
     }
-    const r = (k as unknown as (...a: unknown[]) => unknown)(...args);
+    let r: unknown;
+    try {
+      r = (k as unknown as (...a: unknown[]) => unknown)(...args);
+    } catch (e) {
+      const types = args.map((a) => (a instanceof Texture ? (a as unknown as { type: string }).type : a?.constructor?.name ?? typeof a));
+      throw new Error(`gpu.js kernel '${src.name}' (grid ${src.output.join('x')}, arguments ${types.join(', ')}) failed in ${this.mode} mode: ${e instanceof Error ? e.message : String(e)}`);
+    }
     this.counters.runs++;
     const ran = modeOfKernel((k as unknown as { kernel: unknown }).kernel);
     if (ran !== this.mode) {

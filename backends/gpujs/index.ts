@@ -70,6 +70,7 @@ class GpuJsBackend implements GpuBackend {
   readonly mode: GpuMode;
   readonly passedOver: string | null;
   private readonly device: Device;
+  private readonly dialect: K.Dialect;
   private live = 0;
 
   constructor(readonly requested: GpuModeRequest, name?: string) {
@@ -77,6 +78,7 @@ class GpuJsBackend implements GpuBackend {
     this.mode = mode;
     this.passedOver = passedOver;
     this.device = new Device(mode);
+    this.dialect = mode === 'webasm' ? K.WASM : K.GLSL;
     this.name = name ?? `gpu.js ${mode} #${contexts}`;
     contexts++;
   }
@@ -197,27 +199,27 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(w), this.store(b)];
     const yShape = this.convCheck(x.shape, w.shape, p);
     if (b.shape.length !== 1 || b.shape[0] !== w.shape[0]) shapeFail(`bias ${shapeString(b.shape)} does not match ${w.shape[0]} filters`);
-    return this.run(K.conv2d(x.shape, w.shape, p), yShape, args);
+    return this.run(K.conv2d(this.dialect, x.shape, w.shape, p), yShape, args);
   }
 
   conv2dGradInput(dy: Handle, w: Handle, xShape: Shape, p: ConvParams): Handle {
     const args = [this.store(dy), this.store(w)];
     const yShape = this.convCheck(xShape, w.shape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
-    return this.run(K.conv2dGradInput(dy.shape, w.shape, xShape, p), xShape, args);
+    return this.run(K.conv2dGradInput(this.dialect, dy.shape, w.shape, xShape, p), xShape, args);
   }
 
   conv2dGradFilter(x: Handle, dy: Handle, wShape: Shape, p: ConvParams): Handle {
     const args = [this.store(x), this.store(dy)];
     const yShape = this.convCheck(x.shape, wShape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
-    return this.run(K.conv2dGradFilter(x.shape, dy.shape, wShape, p), wShape, args);
+    return this.run(K.conv2dGradFilter(this.dialect, x.shape, dy.shape, wShape, p), wShape, args);
   }
 
   biasGrad(dy: Handle): Handle {
     const s = this.store(dy);
     if (dy.shape.length < 2) shapeFail(`biasGrad takes [N, F, ...], got ${shapeString(dy.shape)}`);
-    return this.run(K.biasGrad(dy.shape), [dy.shape[1]], [s]);
+    return this.run(K.biasGrad(this.dialect, dy.shape), [dy.shape[1]], [s]);
   }
 
   // ---- fully connected ------------------------------------------------------------------
@@ -227,7 +229,7 @@ class GpuJsBackend implements GpuBackend {
     if (x.shape.length !== 2 || w.shape.length !== 2 || x.shape[1] !== w.shape[1] || !sameShape(b.shape, [w.shape[0]])) {
       shapeFail(`linear takes x [N, K], w [M, K], b [M]; got ${shapeString(x.shape)}, ${shapeString(w.shape)}, ${shapeString(b.shape)}`);
     }
-    return this.run(K.linear(x.shape, w.shape), [x.shape[0], w.shape[0]], args);
+    return this.run(K.linear(this.dialect, x.shape, w.shape), [x.shape[0], w.shape[0]], args);
   }
 
   linearGradInput(dy: Handle, w: Handle): Handle {
@@ -235,7 +237,7 @@ class GpuJsBackend implements GpuBackend {
     if (dy.shape.length !== 2 || w.shape.length !== 2 || dy.shape[1] !== w.shape[0]) {
       shapeFail(`linearGradInput takes dy [N, M] and w [M, K]; got ${shapeString(dy.shape)} and ${shapeString(w.shape)}`);
     }
-    return this.run(K.linearGradInput(dy.shape, w.shape), [dy.shape[0], w.shape[1]], args);
+    return this.run(K.linearGradInput(this.dialect, dy.shape, w.shape), [dy.shape[0], w.shape[1]], args);
   }
 
   linearGradWeight(x: Handle, dy: Handle): Handle {
@@ -243,7 +245,7 @@ class GpuJsBackend implements GpuBackend {
     if (x.shape.length !== 2 || dy.shape.length !== 2 || x.shape[0] !== dy.shape[0]) {
       shapeFail(`linearGradWeight takes x [N, K] and dy [N, M]; got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
     }
-    return this.run(K.linearGradWeight(x.shape, dy.shape), [dy.shape[1], x.shape[1]], args);
+    return this.run(K.linearGradWeight(this.dialect, x.shape, dy.shape), [dy.shape[1], x.shape[1]], args);
   }
 
   // ---- nonlinearities and normalisation ------------------------------------------------
@@ -267,14 +269,14 @@ class GpuJsBackend implements GpuBackend {
   lrn(x: Handle, p: LrnParams): Handle {
     const s = this.store(x);
     this.lrnCheck(x.shape, p);
-    return this.run(K.lrn(x.shape, p.n), x.shape, [s, p.k, p.alpha, p.beta]);
+    return this.run(K.lrn(this.dialect, x.shape, p.n), x.shape, [s, p.k, p.alpha, p.beta]);
   }
 
   lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle {
     const args = [this.store(x), this.store(dy)];
     this.lrnCheck(x.shape, p);
     if (!sameShape(x.shape, dy.shape)) shapeFail(`lrnGrad needs x and dy of one shape, got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
-    return this.run(K.lrnGrad(x.shape, p.n), x.shape, [...args, p.k, p.alpha, p.beta]);
+    return this.run(K.lrnGrad(this.dialect, x.shape, p.n), x.shape, [...args, p.k, p.alpha, p.beta]);
   }
 
   private poolShape(shape: Shape, p: PoolParams): Shape {
@@ -291,14 +293,14 @@ class GpuJsBackend implements GpuBackend {
 
   maxPool(x: Handle, p: PoolParams): Handle {
     const s = this.store(x);
-    return this.run(K.maxPool(x.shape, p), this.poolShape(x.shape, p), [s]);
+    return this.run(K.maxPool(this.dialect, x.shape, p), this.poolShape(x.shape, p), [s]);
   }
 
   maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle {
     const args = [this.store(x), this.store(dy)];
     const yShape = this.poolShape(x.shape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the pooled shape ${shapeString(yShape)}`);
-    return this.run(K.maxPoolGrad(x.shape, p), x.shape, args);
+    return this.run(K.maxPoolGrad(this.dialect, x.shape, p), x.shape, args);
   }
 
   // ---- dropout --------------------------------------------------------------------------
@@ -325,10 +327,10 @@ class GpuJsBackend implements GpuBackend {
     const bad = labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < Kc));
     if (bad >= 0) fail('ValueError', `label ${labels[bad]} of row ${bad} is outside 0..${Kc - 1}`);
     const lab = Float32Array.from(labels);
-    const probs = this.run(K.softmax(logits.shape), logits.shape, [z]);
+    const probs = this.run(K.softmax(this.dialect, logits.shape), logits.shape, [z]);
     const dlogits = this.run(K.softmaxGrad(logits.shape), logits.shape, [this.store(probs), lab, 1 / N]);
     // The loss is read back: N numbers, averaged on the host.
-    const rows = this.device.run(K.crossEntropy(logits.shape), [z, lab]);
+    const rows = this.device.run(K.crossEntropy(this.dialect, logits.shape), [z, lab]);
     const perRow = this.device.download(rows, N);
     this.device.release(rows);
     let loss = 0;

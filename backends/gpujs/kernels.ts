@@ -41,6 +41,19 @@ export interface KernelSource {
 /** A float local holding a small whole number, as a GLSL int. */
 const I = (v: string): string => `(${v} >> 0)`;
 
+/**
+ * How a loop counter is written inside an index. On GL a counter is an int. The
+ * webasm backend of gpu.js 2.24 declares it i32 but reads it back as f32 inside
+ * expressions, so `w[m * 9216 + k]` rounds once the index passes 2^24 (fc6's
+ * weights); `k >> 0` forces it to i32 there, while on GL the same wrapper would
+ * cost a function call per iteration.
+ */
+export interface Dialect {
+  readonly at: (loopCounter: string) => string;
+}
+export const GLSL: Dialect = { at: (v) => v };
+export const WASM: Dialect = { at: (v) => `(${v} >> 0)` };
+
 /** `a + k` for an int expression and an integer literal, without a stray `+ -`. */
 const plus = (a: string, k: number): string => (k === 0 ? a : k > 0 ? `${a} + ${k}` : `${a} - ${-k}`);
 
@@ -143,10 +156,11 @@ const convGeometry = (xShape: Shape, wShape: Shape, p: ConvParams): ConvGeometry
  *   w[f, c, ky, kx] * x[n, c0(f) + c, oy*S - P + ky, ox*S - P + kx]
  * on the grid [OW, OH, N*F]; reads outside the input (the padding) count as 0.
  */
-export const conv2d = (xShape: Shape, wShape: Shape, p: ConvParams): KernelSource => {
+export const conv2d = (dl: Dialect, xShape: Shape, wShape: Shape, p: ConvParams): KernelSource => {
   const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
-  const iy = plus(`this.thread.y * ${S} + ky`, -P);
-  const ix = plus(`this.thread.x * ${S} + kx`, -P);
+  const [c, ky, kx] = ['c', 'ky', 'kx'].map(dl.at);
+  const iy = plus(`this.thread.y * ${S} + ${ky}`, -P);
+  const ix = plus(`this.thread.x * ${S} + ${kx}`, -P);
   const checkY = P > 0 ? `if (${iy} < 0 || ${iy} >= ${H}) { continue; }` : '';
   const checkX = P > 0 ? `if (${ix} < 0 || ${ix} >= ${W}) { continue; }` : '';
   return kernel('conv2d', ['x', 'w', 'b'], `
@@ -159,7 +173,7 @@ for (let c = 0; c < ${Cg}; c++) {
     ${checkY}
     for (let kx = 0; kx < ${K}; kx++) {
       ${checkX}
-      sum += w[((${I('f')} * ${Cg} + c) * ${K} + ky) * ${K} + kx] * x[((${I('n')} * ${C} + ${I('c0')} + c) * ${H} + ${iy}) * ${W} + ${ix}];
+      sum += w[((${I('f')} * ${Cg} + ${c}) * ${K} + ${ky}) * ${K} + ${kx}] * x[((${I('n')} * ${C} + ${I('c0')} + ${c}) * ${H} + ${iy}) * ${W} + ${ix}];
     }
   }
 }
@@ -175,7 +189,7 @@ return sum;`, [OW, OH, N * F]);
  * oy = floor((iy + P) / S) - r, so the loop runs over r < ceil(K / S) and needs
  * no division inside.
  */
-export const conv2dGradInput = (dyShape: Shape, wShape: Shape, xShape: Shape, p: ConvParams): KernelSource => {
+export const conv2dGradInput = (dl: Dialect, dyShape: Shape, wShape: Shape, xShape: Shape, p: ConvParams): KernelSource => {
   const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
   void dyShape;
   const R = Math.ceil(K / S);
@@ -187,10 +201,11 @@ const qx = Math.floor((this.thread.x + ${P}) / ${S});
 const mx = this.thread.x + ${P} - qx * ${S};`;
   const qy = S === 1 ? plus('this.thread.y', P) : I('qy');
   const qx = S === 1 ? plus('this.thread.x', P) : I('qx');
-  const ky = S === 1 ? 'ry' : `${I('my')} + ry * ${S}`;
-  const kx = S === 1 ? 'rx' : `${I('mx')} + rx * ${S}`;
-  const oy = `${qy} - ry`;
-  const ox = `${qx} - rx`;
+  const [fl, ry, rx] = ['fl', 'ry', 'rx'].map(dl.at);
+  const ky = S === 1 ? ry : `${I('my')} + ${ry} * ${S}`;
+  const kx = S === 1 ? rx : `${I('mx')} + ${rx} * ${S}`;
+  const oy = `${qy} - ${ry}`;
+  const ox = `${qx} - ${rx}`;
   const kyCheck = S === 1 ? '' : `${ky} >= ${K} || `;
   const kxCheck = S === 1 ? '' : `${kx} >= ${K} || `;
   return kernel('conv2dGradInput', ['dy', 'w'], `
@@ -204,7 +219,7 @@ for (let fl = 0; fl < ${Fg}; fl++) {
     if (${kyCheck}${oy} < 0 || ${oy} >= ${OH}) { continue; }
     for (let rx = 0; rx < ${R}; rx++) {
       if (${kxCheck}${ox} < 0 || ${ox} >= ${OW}) { continue; }
-      sum += dy[((${I('n')} * ${F} + ${I('g')} * ${Fg} + fl) * ${OH} + ${oy}) * ${OW} + ${ox}] * w[(((${I('g')} * ${Fg} + fl) * ${Cg} + ${I('cl')}) * ${K} + ${ky}) * ${K} + ${kx}];
+      sum += dy[((${I('n')} * ${F} + ${I('g')} * ${Fg} + ${fl}) * ${OH} + ${oy}) * ${OW} + ${ox}] * w[(((${I('g')} * ${Fg} + ${fl}) * ${Cg} + ${I('cl')}) * ${K} + ${ky}) * ${K} + ${kx}];
     }
   }
 }
@@ -215,11 +230,12 @@ return sum;`, [W, H, N * C]);
  * dw[f, c, ky, kx] = sum over n, oy, ox of dy[n, f, oy, ox] * x[n, c0(f) + c, oy*S - P + ky, ox*S - P + kx].
  * Grid [K, K, F*Cg].
  */
-export const conv2dGradFilter = (xShape: Shape, dyShape: Shape, wShape: Shape, p: ConvParams): KernelSource => {
+export const conv2dGradFilter = (dl: Dialect, xShape: Shape, dyShape: Shape, wShape: Shape, p: ConvParams): KernelSource => {
   const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
   void dyShape;
-  const iy = plus(`oy * ${S} + this.thread.y`, -P);
-  const ix = plus(`ox * ${S} + this.thread.x`, -P);
+  const [n, oy, ox] = ['n', 'oy', 'ox'].map(dl.at);
+  const iy = plus(`${oy} * ${S} + this.thread.y`, -P);
+  const ix = plus(`${ox} * ${S} + this.thread.x`, -P);
   const checkY = P > 0 ? `if (${iy} < 0 || ${iy} >= ${H}) { continue; }` : '';
   const checkX = P > 0 ? `if (${ix} < 0 || ${ix} >= ${W}) { continue; }` : '';
   return kernel('conv2dGradFilter', ['x', 'dy'], `
@@ -232,7 +248,7 @@ for (let n = 0; n < ${N}; n++) {
     ${checkY}
     for (let ox = 0; ox < ${OW}; ox++) {
       ${checkX}
-      sum += dy[((n * ${F} + ${I('f')}) * ${OH} + oy) * ${OW} + ox] * x[((n * ${C} + ${I('cin')}) * ${H} + ${iy}) * ${W} + ${ix}];
+      sum += dy[((${n} * ${F} + ${I('f')}) * ${OH} + ${oy}) * ${OW} + ${ox}] * x[((${n} * ${C} + ${I('cin')}) * ${H} + ${iy}) * ${W} + ${ix}];
     }
   }
 }
@@ -240,14 +256,15 @@ return sum;`, [K, K, F * Cg]);
 };
 
 /** db[f] = sum of dy over every axis but 1. Grid [F]. */
-export const biasGrad = (dyShape: Shape): KernelSource => {
+export const biasGrad = (dl: Dialect, dyShape: Shape): KernelSource => {
   const [N, F] = dyShape;
   const inner = innerOf(dyShape);
+  const [n, i] = ['n', 'i'].map(dl.at);
   return kernel('biasGrad', ['dy'], `
 let sum = 0;
 for (let n = 0; n < ${N}; n++) {
   for (let i = 0; i < ${inner}; i++) {
-    sum += dy[(n * ${F} + this.thread.x) * ${inner} + i];
+    sum += dy[(${n} * ${F} + this.thread.x) * ${inner} + ${i}];
   }
 }
 return sum;`, [F]);
@@ -256,37 +273,37 @@ return sum;`, [F]);
 // ---- fully connected ------------------------------------------------------------
 
 /** y[n, m] = b[m] + sum_k x[n, k] w[m, k]. Grid [M, N]. */
-export const linear = (xShape: Shape, wShape: Shape): KernelSource => {
+export const linear = (dl: Dialect, xShape: Shape, wShape: Shape): KernelSource => {
   const [N, K] = xShape;
   const M = wShape[0];
   return kernel('linear', ['x', 'w', 'b'], `
 let sum = b[this.thread.x];
 for (let k = 0; k < ${K}; k++) {
-  sum += x[this.thread.y * ${K} + k] * w[this.thread.x * ${K} + k];
+  sum += x[this.thread.y * ${K} + ${dl.at('k')}] * w[this.thread.x * ${K} + ${dl.at('k')}];
 }
 return sum;`, [M, N]);
 };
 
 /** dx[n, k] = sum_m dy[n, m] w[m, k]. Grid [K, N]. */
-export const linearGradInput = (dyShape: Shape, wShape: Shape): KernelSource => {
+export const linearGradInput = (dl: Dialect, dyShape: Shape, wShape: Shape): KernelSource => {
   const [N, M] = dyShape;
   const K = wShape[1];
   return kernel('linearGradInput', ['dy', 'w'], `
 let sum = 0;
 for (let m = 0; m < ${M}; m++) {
-  sum += dy[this.thread.y * ${M} + m] * w[m * ${K} + this.thread.x];
+  sum += dy[this.thread.y * ${M} + ${dl.at('m')}] * w[${dl.at('m')} * ${K} + this.thread.x];
 }
 return sum;`, [K, N]);
 };
 
 /** dw[m, k] = sum_n dy[n, m] x[n, k]. Grid [K, M]. */
-export const linearGradWeight = (xShape: Shape, dyShape: Shape): KernelSource => {
+export const linearGradWeight = (dl: Dialect, xShape: Shape, dyShape: Shape): KernelSource => {
   const [N, K] = xShape;
   const M = dyShape[1];
   return kernel('linearGradWeight', ['x', 'dy'], `
 let sum = 0;
 for (let n = 0; n < ${N}; n++) {
-  sum += dy[n * ${M} + this.thread.y] * x[n * ${K} + this.thread.x];
+  sum += dy[${dl.at('n')} * ${M} + this.thread.y] * x[${dl.at('n')} * ${K} + this.thread.x];
 }
 return sum;`, [K, M]);
 };
@@ -297,11 +314,11 @@ return sum;`, [K, M]);
  * b[i] = a[i] * s[i]^-beta, s[i] = k + alpha * sum_{j = i - n/2 .. i + n/2, 0 <= j < C} a[j]^2
  * (n/2 rounded down; alpha times the plain sum, the paper's form). Grid [inner, C, N].
  */
-export const lrn = (shape: Shape, n: number): KernelSource => {
+export const lrn = (dl: Dialect, shape: Shape, n: number): KernelSource => {
   const [N, C] = shape;
   const inner = innerOf(shape);
   const half = Math.floor(n / 2);
-  const j = plus('this.thread.y + d', -half);
+  const j = plus(`this.thread.y + ${dl.at('d')}`, -half);
   const base = `this.thread.z * ${C * inner} + this.thread.x`;
   return kernel('lrn', ['x', 'k', 'alpha', 'beta'], `
 let sum = 0;
@@ -318,15 +335,15 @@ return x[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sum, -beta);
  * dL/da[m] = dL/db[m] s[m]^-beta - 2 alpha beta a[m] sum_{i in W(m)} dL/db[i] a[i] s[i]^(-beta - 1).
  * Grid [inner, C, N]; each thread recomputes the s[i] it needs (n + 1 windows of n).
  */
-export const lrnGrad = (shape: Shape, n: number): KernelSource => {
+export const lrnGrad = (dl: Dialect, shape: Shape, n: number): KernelSource => {
   const [N, C] = shape;
   const inner = innerOf(shape);
   const half = Math.floor(n / 2);
   const span = 2 * half + 1;
   const base = `this.thread.z * ${C * inner} + this.thread.x`;
-  const j = plus('this.thread.y + d', -half); // neighbour of m
-  const i = plus('this.thread.y + d', -half); // i in W(m)
-  const ji = plus('this.thread.y + d + e', -2 * half); // neighbour of i
+  const j = plus(`this.thread.y + ${dl.at('d')}`, -half); // neighbour of m
+  const i = plus(`this.thread.y + ${dl.at('d')}`, -half); // i in W(m)
+  const ji = plus(`this.thread.y + ${dl.at('d')} + ${dl.at('e')}`, -2 * half); // neighbour of i
   return kernel('lrnGrad', ['x', 'dy', 'k', 'alpha', 'beta'], `
 let sm = 0;
 for (let d = 0; d < ${span}; d++) {
@@ -354,7 +371,7 @@ return dy[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sm, -beta) 
 // ---- max-pooling --------------------------------------------------------------------
 
 /** The largest value of each z x z window placed every s pixels. Grid [OW, OH, N*C]. */
-export const maxPool = (shape: Shape, p: PoolParams): KernelSource => {
+export const maxPool = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
   const [N, C, H, W] = shape;
   const OH = outSize(H, p.size, p.stride, 0);
   const OW = outSize(W, p.size, p.stride, 0);
@@ -364,7 +381,7 @@ export const maxPool = (shape: Shape, p: PoolParams): KernelSource => {
 let best = ${at('0', '0')};
 for (let ky = 0; ky < ${p.size}; ky++) {
   for (let kx = 0; kx < ${p.size}; kx++) {
-    const v = ${at('ky', 'kx')};
+    const v = ${at(dl.at('ky'), dl.at('kx'))};
     if (v > best) { best = v; }
   }
 }
@@ -378,15 +395,15 @@ return best;`, [OW, OH, N * C]);
  * floor(iy / s) down, ceil(z / s) of them), recomputes their argmax and adds
  * dy where the argmax is itself.
  */
-export const maxPoolGrad = (shape: Shape, p: PoolParams): KernelSource => {
+export const maxPoolGrad = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
   const [N, C, H, W] = shape;
   const Z = p.size;
   const S = p.stride;
   const OH = outSize(H, Z, S, 0);
   const OW = outSize(W, Z, S, 0);
   const R = Math.ceil(Z / S);
-  const oy = `${I('qy')} - ry`;
-  const ox = `${I('qx')} - rx`;
+  const oy = `${I('qy')} - ${dl.at('ry')}`;
+  const ox = `${I('qx')} - ${dl.at('rx')}`;
   const at = (ky: string, kx: string) =>
     `x[(this.thread.z * ${H} + (${oy}) * ${S} + ${ky}) * ${W} + (${ox}) * ${S} + ${kx}]`;
   return kernel('maxPoolGrad', ['x', 'dy'], `
@@ -401,7 +418,7 @@ for (let ry = 0; ry < ${R}; ry++) {
     let arg = 0;
     for (let ky = 0; ky < ${Z}; ky++) {
       for (let kx = 0; kx < ${Z}; kx++) {
-        const v = ${at('ky', 'kx')};
+        const v = ${at(dl.at('ky'), dl.at('kx'))};
         if (v > best) { best = v; arg = ky * ${Z} + kx; }
       }
     }
@@ -416,17 +433,17 @@ return sum;`, [W, H, N * C]);
 // ---- softmax cross-entropy ---------------------------------------------------------------
 
 /** p[n, k] = exp(z[n, k] - max_k z) / sum_k exp(z[n, k] - max_k z). Grid [K, N]. */
-export const softmax = (shape: Shape): KernelSource => {
+export const softmax = (dl: Dialect, shape: Shape): KernelSource => {
   const [N, K] = shape;
   void N;
   return kernel('softmax', ['z'], `
 let top = z[this.thread.y * ${K}];
 for (let k = 0; k < ${K}; k++) {
-  top = Math.max(top, z[this.thread.y * ${K} + k]);
+  top = Math.max(top, z[this.thread.y * ${K} + ${dl.at('k')}]);
 }
 let sum = 0;
 for (let k = 0; k < ${K}; k++) {
-  sum += Math.exp(z[this.thread.y * ${K} + k] - top);
+  sum += Math.exp(z[this.thread.y * ${K} + ${dl.at('k')}] - top);
 }
 return Math.exp(z[this.thread.y * ${K} + this.thread.x] - top) / sum;`, [K, N]);
 };
@@ -445,16 +462,16 @@ return q * invN;`, [K, N]);
  * (The label is read into a local first: gpu.js hoists a texture read nested in
  * an index into a float temporary, which GLSL then refuses to use as an index.)
  */
-export const crossEntropy = (shape: Shape): KernelSource => {
+export const crossEntropy = (dl: Dialect, shape: Shape): KernelSource => {
   const [N, K] = shape;
   return kernel('crossEntropy', ['z', 'labels'], `
 let top = z[this.thread.x * ${K}];
 for (let k = 0; k < ${K}; k++) {
-  top = Math.max(top, z[this.thread.x * ${K} + k]);
+  top = Math.max(top, z[this.thread.x * ${K} + ${dl.at('k')}]);
 }
 let sum = 0;
 for (let k = 0; k < ${K}; k++) {
-  sum += Math.exp(z[this.thread.x * ${K} + k] - top);
+  sum += Math.exp(z[this.thread.x * ${K} + ${dl.at('k')}] - top);
 }
 const label = labels[this.thread.x];
 return top + Math.log(sum) - z[this.thread.x * ${K} + ${I('label')}];`, [N]);
