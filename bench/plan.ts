@@ -1,0 +1,108 @@
+/**
+ * What a run measures: the subjects (each backend and placement of ours, and
+ * the TensorFlow.js peers), the batches, and how many runs.
+ *
+ * The machine is two shared cores and a software GL renderer, so the plans are
+ * sized in wall-clock time: the full run takes about 10-15 minutes, quick well
+ * under one. The slow subjects (the reference and TensorFlow.js cpu, plain
+ * JavaScript both) run at batch 1 only. A measurement stops adding timed runs
+ * once `budgetMs` is spent (never below `minRepeats`), and a kernel or step
+ * whose untimed first run exceeds `capMs` is reported as over the cap instead
+ * of being repeated.
+ */
+import type { SgdParams } from '../core/backend.ts';
+import type { PlanRecord } from './record.ts';
+
+export type SubjectId =
+  | 'gpujs-gl-2ctx'
+  | 'gpujs-gl-1ctx'
+  | 'gpujs-webasm'
+  | 'cpu'
+  | 'reference'
+  | 'tfjs-webgl'
+  | 'tfjs-wasm'
+  | 'tfjs-cpu';
+
+export interface SubjectDef {
+  readonly id: SubjectId;
+  readonly label: string;
+  readonly kind: 'ours' | 'peer';
+  /** Batch 1 only (plain JavaScript loops: larger batches take minutes). */
+  readonly slow: boolean;
+  /** Needs an X display for headless GL. */
+  readonly gl: boolean;
+}
+
+export const SUBJECTS: readonly SubjectDef[] = [
+  { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts (one per tower)', kind: 'ours', slow: false, gl: true },
+  { id: 'gpujs-gl-1ctx', label: 'gpu.js headlessgl, 1 context (grouped)', kind: 'ours', slow: false, gl: true },
+  { id: 'gpujs-webasm', label: 'gpu.js webasm, 1 context (grouped)', kind: 'ours', slow: false, gl: false },
+  { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products), 1 context (grouped)', kind: 'ours', slow: false, gl: false },
+  { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', slow: true, gl: false },
+  { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', slow: false, gl: true },
+  { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', slow: false, gl: false },
+  { id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', slow: true, gl: false },
+];
+
+export const PEERS: readonly SubjectId[] = SUBJECTS.filter((s) => s.kind === 'peer').map((s) => s.id);
+
+export const subjectById = (id: string): SubjectDef | undefined => SUBJECTS.find((s) => s.id === id);
+
+export interface Plan extends PlanRecord {
+  readonly subjects: readonly SubjectId[];
+  /** Subjects that only measure inference in this plan. */
+  readonly inferenceOnly: readonly SubjectId[];
+  /** Longest a subject's worker may run before it is stopped and reported as failed. */
+  readonly subjectTimeoutMs: number;
+}
+
+/** The update used when timing training; its size does not change the work, and small steps keep the loss finite. */
+const SGD: SgdParams = { lr: 1e-5, momentum: 0.9, weightDecay: 0.0005 };
+
+export const FULL: Plan = {
+  mode: 'full',
+  seed: 1,
+  inferenceBatches: [1, 16],
+  trainBatch: 8,
+  profileBatch: 8,
+  profileBackward: true,
+  warmup: 1,
+  repeats: 5,
+  minRepeats: 3,
+  budgetMs: 15_000,
+  capMs: 45_000,
+  sgd: SGD,
+  subjects: SUBJECTS.map((s) => s.id),
+  inferenceOnly: [],
+  subjectTimeoutMs: 8 * 60_000,
+};
+
+export const QUICK: Plan = {
+  mode: 'quick',
+  seed: 1,
+  inferenceBatches: [1],
+  trainBatch: 1,
+  profileBatch: 1,
+  profileBackward: false,
+  warmup: 1,
+  repeats: 2,
+  minRepeats: 2,
+  budgetMs: 2_000,
+  capMs: 10_000,
+  sgd: SGD,
+  subjects: ['cpu', 'tfjs-wasm'],
+  inferenceOnly: [],
+  subjectTimeoutMs: 60_000,
+};
+
+/** Batches a subject measures under a plan. */
+export const batchesFor = (plan: Plan, s: SubjectDef) => ({
+  inference: s.slow ? [1] : plan.inferenceBatches,
+  train: plan.inferenceOnly.includes(s.id) ? null : s.slow ? 1 : plan.trainBatch,
+  profile: plan.inferenceOnly.includes(s.id) ? null : s.slow ? 1 : plan.profileBatch,
+});
+
+export const planRecord = (p: Plan): PlanRecord => {
+  const { subjects: _s, inferenceOnly: _i, subjectTimeoutMs: _t, ...rest } = p;
+  return rest;
+};

@@ -1,0 +1,235 @@
+/**
+ * The benchmark record: one per run, one JSON line in the history file.
+ *
+ * A record holds where and when it ran (date, commit, machine), what the run
+ * was asked to do (the plan), and every figure: throughput per subject and
+ * batch, and the per-layer, per-kernel profile. Every timed figure is a `Stat`
+ * (median, min, max of n >= 2 timed runs after warm-up).
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Stat } from './stats.ts';
+
+export const SCHEMA = 1;
+
+export interface Machine {
+  /** What identifies the machine across runs: CPU model, cores and GL renderer. */
+  readonly key: string;
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly os: string;
+  readonly node: string;
+  /** The GL renderer headless-gl gets, or null with the reason in glNote. */
+  readonly gl: string | null;
+  readonly glNote?: string;
+  /** 1-minute load average when the run began and ended (other work on the machine skews figures). */
+  readonly load: { readonly start: number; readonly end: number };
+}
+
+export type ThroughputKind = 'inference' | 'training';
+
+export interface Throughput {
+  readonly kind: ThroughputKind;
+  readonly batch: number;
+  readonly msPerBatch: Stat;
+  readonly imagesPerSecond: Stat;
+}
+
+export type Pass = 'forward' | 'backward' | 'update';
+
+export interface KernelRow {
+  readonly layer: string;
+  readonly kernel: string;
+  readonly pass: Pass;
+  /** Multiply-adds of the call for the whole batch (from the shapes, as `alexnet info` counts them); 0 where none are counted. */
+  readonly macs: number;
+  /** Milliseconds of the kernel alone (call + sync, less the sync's own cost); null when over the cap. */
+  readonly ms: Stat | null;
+  /** 2 * macs / median time, in GFLOP/s; null without macs or time. */
+  readonly gflops: number | null;
+  /** The one untimed run took longer than the cap, so the kernel was not repeated. */
+  readonly overCapMs?: number;
+}
+
+export interface Profile {
+  readonly batch: number;
+  /** What a sync costs on its own (a one-column readback of a finished result), subtracted from every kernel. */
+  readonly syncMs: Stat;
+  readonly kernels: readonly KernelRow[];
+}
+
+export interface Skipped {
+  readonly what: string;
+  readonly reason: string;
+}
+
+export interface SubjectResult {
+  readonly id: string;
+  readonly label: string;
+  readonly kind: 'ours' | 'peer';
+  readonly available: boolean;
+  /** Why the subject did not run (not available, failed). */
+  readonly reason?: string;
+  /** What actually ran: backend names and modes, library versions, flags. */
+  readonly detail?: string;
+  readonly throughput: readonly Throughput[];
+  readonly profile?: Profile;
+  readonly skipped: readonly Skipped[];
+  readonly wallSeconds: number;
+}
+
+export interface PlanRecord {
+  readonly mode: 'full' | 'quick';
+  readonly seed: number;
+  readonly inferenceBatches: readonly number[];
+  readonly trainBatch: number;
+  readonly profileBatch: number;
+  readonly profileBackward: boolean;
+  readonly warmup: number;
+  readonly repeats: number;
+  readonly minRepeats: number;
+  readonly budgetMs: number;
+  readonly capMs: number;
+  readonly sgd: { readonly lr: number; readonly momentum: number; readonly weightDecay: number };
+}
+
+export interface Flag {
+  readonly subject: string;
+  readonly figure: string;
+  readonly previous: number;
+  readonly current: number;
+  /** Fractional drop, 0.14 = 14% lower. */
+  readonly drop: number;
+  readonly against: { readonly date: string; readonly commit: string };
+}
+
+export interface BenchRecord {
+  readonly schema: number;
+  readonly date: string;
+  readonly commit: string;
+  /** Uncommitted changes in the tree when the run began. */
+  readonly dirty: boolean;
+  readonly command: string;
+  readonly machine: Machine;
+  readonly plan: PlanRecord;
+  readonly model: {
+    readonly name: string;
+    readonly input: readonly number[];
+    readonly macsPerImage: number;
+    readonly layers: readonly { readonly name: string; readonly macs: number }[];
+  };
+  readonly subjects: readonly SubjectResult[];
+  /** Figures more than 10% below the previous record of the same machine. */
+  readonly flags: readonly Flag[];
+  readonly wallSeconds: number;
+}
+
+// ---- figures: every comparable number of a subject, by a stable key ---------
+
+export interface Figure {
+  readonly key: string;
+  readonly value: number;
+  readonly unit: 'img/s' | 'GFLOP/s';
+}
+
+export const throughputKey = (kind: ThroughputKind, batch: number): string => `${kind} b${batch}`;
+export const kernelKey = (profileBatch: number, layer: string, kernel: string, pass: Pass): string =>
+  `${layer} ${kernel} (${pass}) b${profileBatch}`;
+
+/** The higher-is-better figures of a subject: images per second, and GFLOP/s of every counted kernel. */
+export const figuresOf = (s: SubjectResult): Figure[] => [
+  ...s.throughput.map((t) => ({ key: throughputKey(t.kind, t.batch), value: t.imagesPerSecond.median, unit: 'img/s' as const })),
+  ...(s.profile?.kernels ?? [])
+    .filter((k) => k.gflops !== null)
+    .map((k) => ({ key: kernelKey(s.profile!.batch, k.layer, k.kernel, k.pass), value: k.gflops!, unit: 'GFLOP/s' as const })),
+];
+
+export const DROP_THRESHOLD = 0.1;
+
+/** Figures that dropped more than 10% against the previous record of the same machine and mode. */
+export const regressions = (current: Omit<BenchRecord, 'flags'>, history: readonly BenchRecord[]): Flag[] => {
+  const previous = [...history].reverse().find((r) => r.machine.key === current.machine.key && r.plan.mode === current.plan.mode);
+  if (!previous) return [];
+  const flags: Flag[] = [];
+  for (const s of current.subjects) {
+    const before = previous.subjects.find((p) => p.id === s.id);
+    if (!before) continue;
+    const old = new Map(figuresOf(before).map((f) => [f.key, f.value]));
+    for (const f of figuresOf(s)) {
+      const p = old.get(f.key);
+      if (p === undefined || !(p > 0)) continue;
+      const drop = (p - f.value) / p;
+      if (drop > DROP_THRESHOLD) flags.push({ subject: s.id, figure: `${f.key} ${f.unit}`, previous: p, current: f.value, drop, against: { date: previous.date, commit: previous.commit } });
+    }
+  }
+  return flags;
+};
+
+// ---- history file -----------------------------------------------------------
+
+export const readHistory = (file: string): BenchRecord[] => {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as BenchRecord;
+      } catch (e) {
+        throw new Error(`${file}, line ${i + 1}: not a JSON record (${(e as Error).message})`);
+      }
+    });
+};
+
+export const appendRecord = (file: string, r: BenchRecord): void => {
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, JSON.stringify(r) + '\n');
+};
+
+// ---- validation (the suite's own check of what it writes) ----------------------
+
+const isStat = (s: unknown): s is Stat => {
+  if (typeof s !== 'object' || s === null) return false;
+  const o = s as Record<string, unknown>;
+  return [o.median, o.min, o.max, o.n].every((v) => typeof v === 'number' && Number.isFinite(v))
+    && (o.min as number) <= (o.median as number) && (o.median as number) <= (o.max as number) && (o.n as number) >= 2;
+};
+
+/** Everything wrong with a record's structure, as readable lines; empty when it is valid. */
+export const validateRecord = (r: unknown): string[] => {
+  const bad: string[] = [];
+  const o = r as Partial<BenchRecord>;
+  if (typeof r !== 'object' || r === null) return ['the record is not an object'];
+  if (o.schema !== SCHEMA) bad.push(`schema is ${o.schema}, expected ${SCHEMA}`);
+  if (typeof o.date !== 'string' || Number.isNaN(Date.parse(o.date))) bad.push('date is not an ISO date');
+  if (typeof o.commit !== 'string' || o.commit.length === 0) bad.push('commit is missing');
+  const m = o.machine;
+  if (!m || typeof m.cpu !== 'string' || !(m.cores >= 1) || typeof m.node !== 'string' || typeof m.key !== 'string') bad.push('machine description is incomplete (cpu, cores, node, key)');
+  else if (m.gl === null && typeof m.glNote !== 'string') bad.push('machine.gl is null without a glNote saying why');
+  if (!o.plan || !['full', 'quick'].includes(o.plan.mode)) bad.push('plan.mode is not full or quick');
+  if (!o.model || !(o.model.macsPerImage > 0) || !Array.isArray(o.model.layers)) bad.push('model description is incomplete');
+  if (!Array.isArray(o.subjects) || o.subjects.length === 0) return [...bad, 'no subjects'];
+  for (const s of o.subjects) {
+    const where = `subject ${s.id}`;
+    if (typeof s.label !== 'string' || !['ours', 'peer'].includes(s.kind)) bad.push(`${where}: label or kind missing`);
+    if (!s.available) {
+      if (typeof s.reason !== 'string' || s.reason.length === 0) bad.push(`${where}: not available but no reason given`);
+      continue;
+    }
+    for (const t of s.throughput) {
+      if (!isStat(t.msPerBatch) || !isStat(t.imagesPerSecond)) bad.push(`${where}: ${t.kind} b${t.batch} has no valid median/min/max over >= 2 runs`);
+      else if (Math.abs(t.imagesPerSecond.median - (1000 * t.batch) / t.msPerBatch.median) > 1e-6 * t.imagesPerSecond.median) bad.push(`${where}: ${t.kind} b${t.batch} images/s does not match ms per batch`);
+    }
+    if (s.throughput.length === 0 && s.skipped.length === 0) bad.push(`${where}: available but measured nothing and skipped nothing`);
+    if (s.profile) {
+      if (!isStat(s.profile.syncMs)) bad.push(`${where}: profile sync cost is not a valid statistic`);
+      for (const k of s.profile.kernels) {
+        if (k.ms === null ? typeof k.overCapMs !== 'number' : !isStat(k.ms)) bad.push(`${where}: ${k.layer} ${k.kernel} has neither a valid time nor an over-cap note`);
+        if (k.gflops !== null && !(k.macs > 0 && k.gflops > 0)) bad.push(`${where}: ${k.layer} ${k.kernel} has GFLOP/s without multiply-adds`);
+      }
+    }
+  }
+  if (!Array.isArray(o.flags)) bad.push('flags is missing');
+  return bad;
+};

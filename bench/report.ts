@@ -1,0 +1,309 @@
+/**
+ * `npm run bench -- --report`: the history rendered.
+ *
+ * - bench/report/throughput.svg: images per second of every subject over the
+ *   records of the latest record's machine (one panel per figure, log scale);
+ * - bench/report/layers.svg: the latest run's GFLOP/s per layer and subject,
+ *   forward and training (log scale);
+ * - bench/report/layer-time.svg: where each subject's profiled time goes, layer
+ *   by layer (shares of the whole);
+ * - bench/RESULTS.md: the latest run's tables with their ratios, the flags,
+ *   the per-kernel tables, and the history as a table;
+ * - README.md: the block between the bench markers in the Performance section
+ *   gets the latest throughput table and the command that produced it.
+ *
+ * SVG is written by hand: no plotting dependency, and the files diff as text.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SUBJECTS } from './plan.ts';
+import { summariseLayers } from './profile.ts';
+import { type BenchRecord, readHistory, throughputKey } from './record.ts';
+import { dominantLines, flagLines, kernelTable, layerTable, machineLine, notAvailableLines, num, throughputTable } from './table.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(HERE);
+
+export const README_START = '<!-- bench:latest:start -->';
+export const README_END = '<!-- bench:latest:end -->';
+
+const COLOURS: Record<string, string> = {
+  'gpujs-gl-2ctx': '#1f77b4',
+  'gpujs-gl-1ctx': '#17becf',
+  'gpujs-webasm': '#9467bd',
+  cpu: '#2ca02c',
+  reference: '#7f7f7f',
+  'tfjs-webgl': '#d62728',
+  'tfjs-wasm': '#ff7f0e',
+  'tfjs-cpu': '#8c564b',
+};
+const colour = (id: string) => COLOURS[id] ?? '#000000';
+const label = (id: string) => SUBJECTS.find((s) => s.id === id)?.label ?? id;
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const FONT = 'font-family="DejaVu Sans, Arial, sans-serif"';
+
+// ---- log-scale axes ------------------------------------------------------------
+
+interface LogAxis { lo: number; hi: number; ticks: number[] }
+
+const logAxis = (values: number[]): LogAxis => {
+  const pos = values.filter((v) => v > 0 && Number.isFinite(v));
+  const lo = pos.length ? 10 ** Math.floor(Math.log10(Math.min(...pos))) : 0.1;
+  const hi = pos.length ? 10 ** Math.ceil(Math.log10(Math.max(...pos)) + 1e-9) : 10;
+  const ticks: number[] = [];
+  for (let d = lo; d <= hi * 1.0001; d *= 10) for (const m of [1, 2, 5]) if (d * m <= hi * 1.0001) ticks.push(d * m);
+  return { lo, hi: Math.max(hi, lo * 10), ticks };
+};
+
+const yOf = (a: LogAxis, v: number, top: number, height: number) =>
+  top + height - ((Math.log10(v) - Math.log10(a.lo)) / (Math.log10(a.hi) - Math.log10(a.lo))) * height;
+
+const yAxis = (a: LogAxis, x: number, top: number, height: number, width: number, unit: string): string[] => [
+  ...a.ticks.map((t) => {
+    const y = yOf(a, t, top, height).toFixed(1);
+    const major = Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9;
+    return `<line x1="${x}" x2="${x + width}" y1="${y}" y2="${y}" stroke="${major ? '#bbb' : '#e5e5e5'}" stroke-width="1"/>`
+      + `<text x="${x - 4}" y="${y}" font-size="10" text-anchor="end" dominant-baseline="middle" ${FONT}>${Number(t.toPrecision(1))}</text>`;
+  }),
+  `<text x="${x - 40}" y="${top + height / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 ${x - 40} ${top + height / 2})" ${FONT}>${esc(unit)} (log scale)</text>`,
+];
+
+const legend = (ids: string[], x: number, y: number): string[] =>
+  ids.map((id, i) => `<rect x="${x}" y="${y + i * 16}" width="12" height="10" fill="${colour(id)}"/>`
+    + `<text x="${x + 18}" y="${y + i * 16 + 9}" font-size="11" ${FONT}>${esc(label(id))}</text>`);
+
+/** Roughly how wide a line of 11px text is. */
+const textWidth = (s: string, size = 11) => Math.ceil(s.length * size * 0.6);
+
+const svg = (w: number, h: number, body: string[]) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">\n<rect width="${w}" height="${h}" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
+
+// ---- charts ----------------------------------------------------------------------
+
+/** Throughput per subject over the machine's records, one panel per figure. */
+export const throughputChart = (records: readonly BenchRecord[]): string => {
+  const keys = [...new Set(records.flatMap((r) => r.subjects.flatMap((s) => s.throughput.map((t) => throughputKey(t.kind, t.batch)))))]
+    .sort((a, b) => (a.startsWith('inference') === b.startsWith('inference') ? Number(a.split('b')[1]) - Number(b.split('b')[1]) : a.startsWith('inference') ? -1 : 1));
+  const ids = SUBJECTS.map((s) => s.id).filter((id) => records.some((r) => r.subjects.some((s) => s.id === id && s.throughput.length > 0)));
+  const panelH = 220;
+  const left = 80;
+  const plotW = 520;
+  const top0 = 64;
+  const W = left + plotW + 40 + Math.max(...ids.map((id) => textWidth(label(id))), 100);
+  const body: string[] = [`<text x="${left}" y="22" font-size="14" font-weight="bold" ${FONT}>AlexNet 227x227 throughput per commit (images/s, median; bars: min–max)</text>`];
+  const xOf = (i: number) => left + (records.length === 1 ? plotW / 2 : (i / (records.length - 1)) * plotW);
+  keys.forEach((key, p) => {
+    const top = top0 + p * (panelH + 64);
+    const vals = records.flatMap((r) => r.subjects.flatMap((s) => s.throughput.filter((t) => throughputKey(t.kind, t.batch) === key).flatMap((t) => [t.imagesPerSecond.min, t.imagesPerSecond.max])));
+    const a = logAxis(vals);
+    body.push(`<text x="${left}" y="${top - 8}" font-size="12" font-weight="bold" ${FONT}>${esc(key)}</text>`);
+    body.push(...yAxis(a, left, top, panelH, plotW, 'img/s'));
+    records.forEach((r, i) => body.push(`<text x="${xOf(i)}" y="${top + panelH + 14}" font-size="9" text-anchor="middle" ${FONT}>${esc(r.commit.slice(0, 7))}</text>`
+      + `<text x="${xOf(i)}" y="${top + panelH + 26}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(r.date.slice(5, 16).replace('T', ' '))}</text>`));
+    for (const id of ids) {
+      const pts = records.flatMap((r, i) => {
+        const t = r.subjects.find((s) => s.id === id)?.throughput.find((x) => throughputKey(x.kind, x.batch) === key);
+        return t ? [{ x: xOf(i), t }] : [];
+      });
+      if (pts.length === 0) continue;
+      const c = colour(id);
+      if (pts.length > 1) body.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((q) => `${q.x.toFixed(1)},${yOf(a, q.t.imagesPerSecond.median, top, panelH).toFixed(1)}`).join(' ')}"/>`);
+      for (const q of pts) {
+        body.push(`<line x1="${q.x}" x2="${q.x}" y1="${yOf(a, q.t.imagesPerSecond.min, top, panelH).toFixed(1)}" y2="${yOf(a, q.t.imagesPerSecond.max, top, panelH).toFixed(1)}" stroke="${c}" stroke-width="1"/>`);
+        body.push(`<circle cx="${q.x}" cy="${yOf(a, q.t.imagesPerSecond.median, top, panelH).toFixed(1)}" r="3.5" fill="${c}"><title>${esc(`${label(id)}, ${key}: ${num(q.t.imagesPerSecond.median)} img/s`)}</title></circle>`);
+      }
+    }
+  });
+  body.push(...legend(ids, left + plotW + 20, top0));
+  return svg(W, top0 + keys.length * (panelH + 64) + 10, body);
+};
+
+/** GFLOP/s per layer and subject in the latest run (forward, and training when profiled). */
+export const layersChart = (r: BenchRecord): string => {
+  const subjects = r.subjects.filter((s) => s.available && s.profile);
+  const layers = r.model.layers.map((l) => l.name);
+  const panels: { title: string; value: (id: string, layer: string) => number | null }[] = [
+    { title: 'forward: learned kernel and what follows it', value: (id, layer) => summaryOf(r, id, layer)?.forwardGflops ?? null },
+  ];
+  if (subjects.some((s) => s.profile!.kernels.some((k) => k.pass === 'backward'))) {
+    panels.push({ title: 'training: forward and both backward products over their time', value: (id, layer) => { const l = summaryOf(r, id, layer); return l && !l.incomplete ? l.trainGflops : null; } });
+  }
+  const left = 80;
+  const groupW = Math.max(60, subjects.length * 12 + 16);
+  const plotW = layers.length * groupW;
+  const panelH = 230;
+  const top0 = 64;
+  const body: string[] = [`<text x="${left}" y="22" font-size="14" font-weight="bold" ${FONT}>${esc(`GFLOP/s per layer, ${r.date.slice(0, 10)} ${r.commit.slice(0, 7)} (profile batch per subject in the legend)`)}</text>`];
+  panels.forEach((panel, p) => {
+    const top = top0 + p * (panelH + 64);
+    const vals = subjects.flatMap((s) => layers.map((l) => panel.value(s.id, l) ?? 0));
+    const a = logAxis(vals);
+    body.push(`<text x="${left}" y="${top - 8}" font-size="12" font-weight="bold" ${FONT}>${esc(panel.title)}</text>`);
+    body.push(...yAxis(a, left, top, panelH, plotW, 'GFLOP/s'));
+    layers.forEach((layer, li) => {
+      const gx = left + li * groupW + 8;
+      body.push(`<text x="${gx + (subjects.length * 12) / 2}" y="${top + panelH + 14}" font-size="11" text-anchor="middle" ${FONT}>${esc(layer)}</text>`);
+      subjects.forEach((s, si) => {
+        const v = panel.value(s.id, layer);
+        if (!v || !(v > 0)) return;
+        const y = yOf(a, Math.max(v, a.lo), top, panelH);
+        body.push(`<rect x="${gx + si * 12}" y="${y.toFixed(1)}" width="10" height="${(top + panelH - y).toFixed(1)}" fill="${colour(s.id)}"><title>${esc(`${s.label}, ${layer}: ${num(v)} GFLOP/s`)}</title></rect>`);
+      });
+    });
+  });
+  const ids = subjects.map((s) => s.id);
+  body.push(...ids.map((id, i) => {
+    const s = subjects[i];
+    return `<rect x="${left + plotW + 20}" y="${top0 + i * 16}" width="12" height="10" fill="${colour(id)}"/>`
+      + `<text x="${left + plotW + 38}" y="${top0 + i * 16 + 9}" font-size="11" ${FONT}>${esc(`${s.label} (batch ${s.profile!.batch})`)}</text>`;
+  }));
+  const legendW = Math.max(...subjects.map((s) => textWidth(`${s.label} (batch ${s.profile!.batch})`)), 100);
+  return svg(left + plotW + 60 + legendW, top0 + panels.length * (panelH + 64) + 10, body);
+};
+
+const summaryOf = (r: BenchRecord, id: string, layer: string) => {
+  const s = r.subjects.find((x) => x.id === id);
+  return s?.profile ? summariseLayers(s.profile).find((l) => l.layer === layer) : undefined;
+};
+
+/** Each subject's profiled time split by layer, as shares of its whole. */
+export const layerTimeChart = (r: BenchRecord): string => {
+  const subjects = r.subjects.filter((s) => s.available && s.profile);
+  const layers = r.model.layers.map((l) => l.name);
+  const shades = ['#08306b', '#2171b5', '#6baed6', '#c6dbef', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
+  const left = Math.max(...subjects.map((s) => textWidth(`${s.label}, b${s.profile!.batch}`)), 100) + 16;
+  const barW = 480;
+  const rowH = 24;
+  const top = 50;
+  const body: string[] = [`<text x="10" y="22" font-size="14" font-weight="bold" ${FONT}>${esc(`Where the time goes: share of each subject's profiled kernels per layer (${r.commit.slice(0, 7)})`)}</text>`];
+  subjects.forEach((s, i) => {
+    const ls = summariseLayers(s.profile!);
+    const total = ls.reduce((a, l) => a + l.totalMs, 0);
+    const y = top + i * rowH;
+    body.push(`<text x="${left - 6}" y="${y + rowH / 2}" font-size="11" text-anchor="end" dominant-baseline="middle" ${FONT}>${esc(`${s.label}, b${s.profile!.batch}`)}</text>`);
+    let x = left;
+    ls.forEach((l) => {
+      const w = total > 0 ? (l.totalMs / total) * barW : 0;
+      const shade = shades[layers.indexOf(l.layer) % shades.length];
+      body.push(`<rect x="${x.toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${shade}"><title>${esc(`${l.layer}: ${num((100 * l.totalMs) / total)}% (${num(l.totalMs)} ms)`)}</title></rect>`);
+      if (w > 26) body.push(`<text x="${(x + w / 2).toFixed(1)}" y="${y + rowH / 2}" font-size="9" text-anchor="middle" dominant-baseline="middle" fill="${layers.indexOf(l.layer) < 2 || layers.indexOf(l.layer) > 5 ? 'white' : 'black'}" ${FONT}>${esc(l.layer)}</text>`);
+      x += w;
+    });
+  });
+  const ly = top + subjects.length * rowH + 12;
+  layers.forEach((l, i) => body.push(`<rect x="${left + i * 60}" y="${ly}" width="12" height="10" fill="${shades[i % shades.length]}"/><text x="${left + i * 60 + 16}" y="${ly + 9}" font-size="10" ${FONT}>${esc(l)}</text>`));
+  return svg(Math.max(left + barW + 30, textWidth(`Where the time goes: share of each subject's profiled kernels per layer (${r.commit.slice(0, 7)})`, 14) + 20), ly + 30, body);
+};
+
+// ---- Markdown ------------------------------------------------------------------------
+
+const historyTable = (records: readonly BenchRecord[]): string => {
+  const keys = ['inference b1', 'inference b16', 'training b8'];
+  const ids = SUBJECTS.map((s) => s.id).filter((id) => records.some((r) => r.subjects.some((s) => s.id === id && s.throughput.length)));
+  const header = ['date', 'commit', 'mode', 'machine', ...ids.map((id) => `${id} img/s (${keys.map((k) => k.replace('inference ', 'inf ').replace('training ', 'train ')).join(' / ')})`), 'flags'];
+  const rows = records.map((r) => [
+    r.date.slice(0, 16).replace('T', ' '), `${r.commit}${r.dirty ? '+' : ''}`, r.plan.mode, `${r.machine.cpu} x${r.machine.cores}`,
+    ...ids.map((id) => {
+      const s = r.subjects.find((x) => x.id === id);
+      if (!s || !s.available) return '-';
+      return keys.map((k) => num(s.throughput.find((t) => throughputKey(t.kind, t.batch) === k)?.imagesPerSecond.median)).join(' / ');
+    }),
+    String(r.flags.length),
+  ]);
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+};
+
+export const resultsMarkdown = (latest: BenchRecord, machineRecords: readonly BenchRecord[], all: readonly BenchRecord[], chartDir: string, resultsFile: string): string => {
+  const rel = (f: string) => path.relative(path.dirname(resultsFile), path.join(chartDir, f)).split(path.sep).join('/');
+  const out: string[] = [
+    '# Benchmark results',
+    '',
+    `Generated by \`npm run bench -- --report\` from the history file; the latest record is from \`${latest.command}\` on ${latest.date.slice(0, 16).replace('T', ' ')} UTC, commit \`${latest.commit}\`${latest.dirty ? ' (with uncommitted changes)' : ''}.`,
+    '',
+    `Machine: ${machineLine(latest)}.`,
+    '',
+    `Method: AlexNet at ${latest.model.input.slice(1).join('x')} (${num(latest.model.macsPerImage / 1e9)} G multiply-adds per image, counted from the shapes as \`alexnet info\` does), seed ${latest.plan.seed} for weights, inputs, labels and dropout masks. Each figure is the median of timed runs (${latest.plan.minRepeats}–${latest.plan.repeats}, fewer when a run is long) after ${latest.plan.warmup} untimed warm-up run(s), with the min–max spread beside it. A ratio is how many times as fast as the peer (above 1: faster). Throughput runs have no extra sync points; the per-layer profile times each kernel to a one-column readback and subtracts the readback's own cost. Training: forward, loss, backward and the paper's momentum/weight-decay update (learning rate ${latest.plan.sgd.lr}, so the loss stays finite; the work does not depend on it).`,
+    '',
+    `![throughput per commit](${rel('throughput.svg')})`,
+    '',
+    '## Throughput',
+    '',
+    throughputTable(latest, 'md'),
+    '',
+    '## Where the time goes',
+    '',
+    ...dominantLines(latest).map((l) => `- ${l}`),
+    '',
+    `![share of time per layer](${rel('layer-time.svg')})`,
+    '',
+    `![GFLOP/s per layer](${rel('layers.svg')})`,
+    '',
+  ];
+  const na = notAvailableLines(latest);
+  if (na.length) out.push('## Not measured', '', ...na.map((l) => `- ${l}`), '');
+  out.push('## Changes against the previous record of this machine', '');
+  out.push(latest.flags.length ? flagLines(latest).map((l) => `- ${l}`).join('\n') : '- No figure dropped more than 10%.', '');
+  out.push('## Per layer', '');
+  for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
+    out.push(`### ${s.label}, batch ${s.profile!.batch}`, '', `${s.detail ?? ''}`, '', layerTable(latest, s, 'md'), '');
+  }
+  out.push('## Per kernel', '');
+  for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
+    out.push(`<details><summary>${esc(s.label)}, batch ${s.profile!.batch} (sync cost ${num(s.profile!.syncMs.median)} ms subtracted)</summary>`, '', kernelTable(latest, s, 'md'), '', '</details>', '');
+  }
+  out.push('## History', '', `All records of this machine (${machineRecords.length} of ${all.length} in the file), oldest first; \`+\` marks a tree with uncommitted changes.`, '', historyTable(machineRecords), '');
+  return out.join('\n');
+};
+
+/** The README block: the latest throughput table and the command that made it. */
+export const readmeBlock = (latest: BenchRecord, resultsRel: string): string => [
+  README_START,
+  `Latest full run on this machine (${latest.machine.cpu}, ${latest.machine.cores} cores, ${latest.machine.gl ? latest.machine.gl.replace(/^.* on /, '') : 'no GL'}; Node ${latest.machine.node}), ${latest.date.slice(0, 10)}, commit \`${latest.commit}\`, made by \`${latest.command}\`; medians with min–max, ratios = times as fast as the peer:`,
+  '',
+  throughputTable(latest, 'md'),
+  '',
+  ...dominantLines(latest).map((l) => `- ${l}`),
+  ...notAvailableLines(latest).map((l) => `- ${l}`),
+  '',
+  `Per-layer and per-kernel tables, charts and the history: [${resultsRel}](${resultsRel}).`,
+  README_END,
+].join('\n');
+
+export interface ReportOptions {
+  readonly history: string;
+  readonly reportDir?: string;
+  readonly results?: string;
+  /** README to update between the bench markers; by default README.md when writing the default outputs. */
+  readonly readme?: string | null;
+}
+
+/** Writes the charts and the Markdown; returns the files written. */
+export const writeReport = (o: ReportOptions): string[] => {
+  const all = readHistory(o.history);
+  if (all.length === 0) throw new Error(`${o.history} has no records yet; run \`npm run bench\` first`);
+  const latest = all[all.length - 1];
+  const mine = all.filter((r) => r.machine.key === latest.machine.key && r.plan.mode === latest.plan.mode);
+  const chartDir = path.resolve(o.reportDir ?? path.join(HERE, 'report'));
+  const results = path.resolve(o.results ?? path.join(HERE, 'RESULTS.md'));
+  mkdirSync(chartDir, { recursive: true });
+  const written: string[] = [];
+  const put = (f: string, text: string) => { writeFileSync(f, text); written.push(f); };
+  put(path.join(chartDir, 'throughput.svg'), throughputChart(mine));
+  put(path.join(chartDir, 'layers.svg'), layersChart(latest));
+  put(path.join(chartDir, 'layer-time.svg'), layerTimeChart(latest));
+  mkdirSync(path.dirname(results), { recursive: true });
+  put(results, resultsMarkdown(latest, mine, all, chartDir, results));
+  const defaults = o.reportDir === undefined && o.results === undefined;
+  const readme = o.readme === undefined ? (defaults && latest.plan.mode === 'full' ? path.join(ROOT, 'README.md') : null) : o.readme;
+  if (readme && existsSync(readme)) {
+    const text = readFileSync(readme, 'utf8');
+    const a = text.indexOf(README_START);
+    const b = text.indexOf(README_END);
+    if (a >= 0 && b > a) {
+      const resultsRel = path.relative(path.dirname(readme), results).split(path.sep).join('/');
+      put(readme, text.slice(0, a) + readmeBlock(latest, resultsRel) + text.slice(b + README_END.length));
+    }
+  }
+  return written;
+};

@@ -1,0 +1,211 @@
+/**
+ * Measures one subject in a process of its own (so one subject's memory, GL
+ * state, or crash never touches another's figures) and writes its
+ * `SubjectResult` as JSON to the file the job names. Progress goes to stderr.
+ *
+ *   node --import tsx bench/worker.ts JOB.json
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { alexnet, describe, type LayerInfo, type NetSpec } from '../core/alexnet.ts';
+import { orThrow } from '../core/errors.ts';
+import { dropoutMasks } from '../core/net.ts';
+import { initParams, type Params } from '../core/params.ts';
+import { readParamsFile } from './params-file.ts';
+import { Rng } from '../core/rng.ts';
+import { batchesFor, type Plan, subjectById, type SubjectId } from './plan.ts';
+import { type LayerCases, profile, type Syncer } from './profile.ts';
+import type { Profile, Skipped, SubjectResult, Throughput, ThroughputKind } from './record.ts';
+import { invert, now, summarise, timeRuns } from './stats.ts';
+
+export interface Job {
+  readonly subject: SubjectId;
+  readonly plan: Plan;
+  /** Where to write the result. */
+  readonly out: string;
+  /** The run's initial parameters (see params-file.ts); drawn here from the seed when absent. */
+  readonly params?: string;
+}
+
+const secs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+
+/** What a subject provides to the common measuring code. */
+interface Driver<H> {
+  readonly detail: string;
+  inference(N: number): () => void;
+  training(N: number): () => void;
+  profileLayers(N: number, backward: boolean): { layers: LayerCases<H>[]; syncer: Syncer<H> };
+  dispose(): void;
+}
+
+const main = async (): Promise<void> => {
+  const job = JSON.parse(readFileSync(process.argv[2], 'utf8')) as Job;
+  const { plan } = job;
+  const def = subjectById(job.subject);
+  if (!def) throw new Error(`unknown subject '${job.subject}'`);
+  const log = (line: string) => process.stderr.write(`  [${def.id}] ${line}\n`);
+  const started = now();
+  const spec = alexnet();
+  const rows = orThrow(describe(spec));
+  const batches = batchesFor(plan, def);
+  const throughput: Throughput[] = [];
+  const skipped: Skipped[] = [];
+  let prof: Profile | undefined;
+  let detail: string | undefined;
+
+  const result = (available: boolean, reason?: string): SubjectResult => ({
+    id: def.id, label: def.label, kind: def.kind, available, reason, detail,
+    throughput, profile: prof, skipped, wallSeconds: (now() - started) / 1000,
+  });
+  const finish = (r: SubjectResult) => writeFileSync(job.out, JSON.stringify(r));
+
+  let driver: Driver<unknown>;
+  try {
+    const params = () => (job.params ? readParamsFile(job.params, spec) : initParams(spec, plan.seed));
+    const made = def.kind === 'ours' ? await oursDriver(def.id, spec, rows, plan, params) : await peerDriver(def.id, spec, rows, plan, params);
+    if ('reason' in made) { log(`not available: ${made.reason}`); finish(result(false, made.reason)); return; }
+    driver = made;
+    detail = driver.detail;
+    log(detail);
+  } catch (e) {
+    const reason = `does not start: ${(e as Error).message.split('\n')[0]}`;
+    log(`not available: ${reason}`);
+    finish(result(false, reason));
+    return;
+  }
+
+  /** Untimed first run (checked against the cap), the other warm-ups, then the timed runs. */
+  const measure = (kind: ThroughputKind, N: number, once: () => void, firstMs?: number): boolean => {
+    const what = `${kind} b${N}`;
+    let first = firstMs;
+    if (first === undefined) { const t0 = now(); once(); first = now() - t0; }
+    if (first > plan.capMs) {
+      skipped.push({ what, reason: `one untimed ${kind === 'training' ? 'step' : 'pass'} took ${secs(first)}, over the ${secs(plan.capMs)} cap` });
+      log(`${what}: first run ${secs(first)}, over the cap; not timed`);
+      return false;
+    }
+    for (let i = 1; i < plan.warmup; i++) once();
+    const ms = summarise(timeRuns({ warmup: 0, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs }, once));
+    const ips = invert(ms, (t) => (1000 * N) / t);
+    throughput.push({ kind, batch: N, msPerBatch: ms, imagesPerSecond: ips });
+    finish(result(true)); // what is measured survives a worker stopped later
+    log(`${what}: ${ips.median.toFixed(3)} img/s (${secs(ms.median)} per batch, ${ms.n} runs, ${ips.min.toFixed(3)}-${ips.max.toFixed(3)})`);
+    return true;
+  };
+
+  try {
+    for (const N of batches.inference) {
+      const ok = measure('inference', N, driver.inference(N));
+      if (!ok) {
+        for (const M of batches.inference.filter((m) => m > N)) skipped.push({ what: `inference b${M}`, reason: `batch ${N} was already over the cap` });
+        break;
+      }
+    }
+    let profileN = batches.profile;
+    if (batches.train !== null) {
+      let N = batches.train;
+      let firstMs: number | undefined;
+      if (N > 1) {
+        // Probe at batch 1: a batch that would run past the cap is measured at batch 1 instead.
+        const probe = driver.training(1);
+        const t0 = now(); probe(); const cold = now() - t0;
+        if (cold > plan.capMs) {
+          skipped.push({ what: `training b${N}`, reason: `one untimed batch-1 step took ${secs(cold)} (compilation included), over the ${secs(plan.capMs)} cap` });
+          log(`training: a batch-1 step took ${secs(cold)}, over the cap; not timed`);
+          N = 0;
+          profileN = profileN === null ? null : 1;
+        } else {
+          const t1 = now(); probe(); const warm = now() - t1;
+          if (warm * N > plan.capMs) {
+            skipped.push({ what: `training b${N}`, reason: `a batch-1 step takes ${secs(warm)}, so batch ${N} would run about ${secs(warm * N)}, over the ${secs(plan.capMs)} cap; measured at batch 1` });
+            log(`training b${N} would take about ${secs(warm * N)} a step; measuring batch 1`);
+            N = 1;
+            firstMs = warm;
+            profileN = profileN === null ? null : 1;
+          }
+        }
+      }
+      if (N > 0) {
+        if (!measure('training', N, driver.training(N), firstMs) && profileN !== null) profileN = 1;
+      }
+    }
+    if (profileN !== null) {
+      const backward = plan.profileBackward;
+      log(`profile at batch ${profileN} (${backward ? 'forward, backward and update' : 'forward'} kernels)`);
+      const { layers, syncer } = driver.profileLayers(profileN, backward);
+      prof = profile(profileN, layers, syncer, { warmup: plan.warmup, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs / 5, capMs: plan.capMs }, (l) => log(l));
+    }
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    skipped.push({ what: 'the rest of this subject', reason: `failed: ${msg}` });
+    log(`failed: ${msg}`);
+    if (process.env.ALEXNET_BENCH_DEBUG) log((e as Error).stack ?? '');
+  } finally {
+    try { driver.dispose(); } catch { /* the figures are what matter here */ }
+  }
+  finish(result(true));
+};
+
+// ---- drivers ----------------------------------------------------------------------
+
+const oursDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo[], plan: Plan, loadParams: () => Params): Promise<Driver<unknown> | { reason: string }> => {
+  const { makePlacement, oursNetwork, batchOf, trainStepOf, OursCases, handleSyncer } = await import('./ours.ts');
+  const made = await makePlacement(id);
+  if ('reason' in made) return made;
+  const net = oursNetwork(spec, loadParams(), made.placement);
+  const trainRng = new Rng(plan.seed).derive('dropout');
+  return {
+    detail: made.detail,
+    inference: (N) => { const { x } = batchOf(spec, N, plan.seed); return () => { net.forward(x); }; },
+    training: (N) => { const { x, labels } = batchOf(spec, N, plan.seed); return trainStepOf(net, x, labels, plan.sgd, trainRng); },
+    profileLayers: (N, backward) => {
+      net.dispose();
+      const cases = new OursCases(spec, rows, made.placement, N, plan.seed, backward, plan.sgd);
+      return { layers: rows.map((_, i) => ({ make: () => cases.layer(i), release: () => cases.release() })), syncer: handleSyncer as Syncer<unknown> };
+    },
+    dispose: () => net.dispose(),
+  };
+};
+
+const peerDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo[], plan: Plan, loadParams: () => Params): Promise<Driver<unknown> | { reason: string }> => {
+  const which = id === 'tfjs-webgl' ? 'webgl' : id === 'tfjs-wasm' ? 'wasm' : 'cpu';
+  const { setupTfjs, TfAlexnet, toNhwc } = await import('./peers/tfjs.ts');
+  const { PeerCases, tensorSyncer } = await import('./peers/cases.ts');
+  const tf = await import('@tensorflow/tfjs-core');
+  let setup;
+  try {
+    setup = await setupTfjs(which);
+  } catch (e) {
+    return { reason: (e as Error).message.split('\n')[0] };
+  }
+  const { batchOf } = await import('./ours.ts');
+  const net = new TfAlexnet(spec, rows, loadParams());
+  const trainRng = new Rng(plan.seed).derive('dropout');
+  return {
+    detail: setup.detail,
+    inference: (N) => {
+      const x = toNhwc(batchOf(spec, N, plan.seed).x);
+      return () => { tf.tidy(() => { net.logits(x).dataSync(); }); };
+    },
+    training: (N) => {
+      const { x: hx, labels } = batchOf(spec, N, plan.seed);
+      const x = toNhwc(hx);
+      const oh = net.oneHot(labels);
+      return () => {
+        const masks = new Map([...dropoutMasks(spec, N, trainRng)].map(([k, v]) => [k, tf.tensor2d(v.data as Float32Array, [v.shape[0], v.shape[1]])]));
+        const loss = net.trainStep(x, oh, masks, plan.sgd);
+        tf.dispose([...masks.values()]);
+        if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss}`);
+      };
+    },
+    profileLayers: (N, backward) => {
+      const cases = new PeerCases(net, N, plan.seed, backward, plan.sgd);
+      return { layers: rows.map((_, i) => ({ make: () => cases.layer(i), release: () => cases.release() })), syncer: tensorSyncer as Syncer<unknown> };
+    },
+    dispose: () => net.dispose(),
+  };
+};
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench worker: ${(e as Error).message.split('\n')[0]}\n`);
+  process.exit(1);
+});
