@@ -1,0 +1,114 @@
+/**
+ * An image-folder dataset: one sub-folder per class, PNG and JPEG files in
+ * each (`root/<class>/<image>`). If `root` has `train/` and `val/` (or
+ * `test/`) sub-folders laid out that way, they are the two sets; otherwise a
+ * seeded tenth of every class is held out as the test set.
+ *
+ * Each image is decoded and resized by sharp (libvips) as the paper prepares
+ * ImageNet: the shorter side rescaled to `base` (256 for alexnet), then the
+ * central base x base square cut out.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import sharp from 'sharp';
+import { type AlexnetError, datasetError } from '../errors.ts';
+import { Rng } from '../rng.ts';
+import type { Dataset, Splits } from './dataset.ts';
+import { subset } from './dataset.ts';
+
+const IMAGE = new Set(['.png', '.jpg', '.jpeg']);
+
+/**
+ * Decodes a PNG or JPEG, rescales its shorter side to `base`, cuts the central
+ * base x base square and returns it channel-major ([channels, base, base]).
+ * Grey images are repeated into three channels for a colour model and colour
+ * images turned grey for a grey one.
+ */
+export const loadImage = async (path: string, base: number, channels: 1 | 3): Promise<E.Either<AlexnetError, Uint8Array>> => {
+  try {
+    let img = sharp(path, { failOn: 'error' }).rotate().resize(base, base, { fit: 'cover', position: 'centre' }).removeAlpha();
+    img = channels === 1 ? img.greyscale() : img.toColourspace('srgb');
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels || info.width !== base || info.height !== base) {
+      return E.left(datasetError(`${path}: decoded to ${info.width}x${info.height}x${info.channels}, expected ${base}x${base}x${channels}`));
+    }
+    // interleaved HWC -> planar CHW
+    const out = new Uint8Array(channels * base * base);
+    for (let p = 0; p < base * base; p++)
+      for (let c = 0; c < channels; c++) out[c * base * base + p] = data[p * channels + c];
+    return E.right(out);
+  } catch (e) {
+    return E.left(datasetError(`${path}: not a readable PNG or JPEG image (${(e as Error).message})`));
+  }
+};
+
+const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+
+/** The classes (sorted sub-folder names) and image files of one folder. */
+const scan = (root: string): E.Either<AlexnetError, { classes: string[]; files: { path: string; label: number }[] }> => {
+  if (!isDir(root)) return E.left(datasetError(`${root} is not a folder`));
+  const classes = readdirSync(root).filter((d) => isDir(join(root, d))).sort();
+  if (classes.length < 2) return E.left(datasetError(`${root} has ${classes.length} class folder(s); an image folder needs one sub-folder per class and at least two classes`));
+  const files: { path: string; label: number }[] = [];
+  classes.forEach((c, label) => {
+    for (const f of readdirSync(join(root, c)).sort()) {
+      if (IMAGE.has(extname(f).toLowerCase())) files.push({ path: join(root, c, f), label });
+    }
+  });
+  const empty = classes.filter((_, i) => !files.some((f) => f.label === i));
+  if (empty.length > 0) return E.left(datasetError(`${root}: class folder(s) ${empty.join(', ')} hold no .png, .jpg or .jpeg files`));
+  return E.right({ classes, files });
+};
+
+const decodeAll = async (name: string, classes: string[], files: { path: string; label: number }[], base: number, channels: 1 | 3): Promise<E.Either<AlexnetError, Dataset>> => {
+  const n = channels * base * base;
+  const pixels = new Uint8Array(files.length * n);
+  const labels = new Int32Array(files.length);
+  for (let i = 0; i < files.length; i++) {
+    const img = await loadImage(files[i].path, base, channels);
+    if (E.isLeft(img)) return img;
+    pixels.set(img.right, i * n);
+    labels[i] = files[i].label;
+  }
+  return E.right({ name, classNames: classes, channels, size: base, count: files.length, pixels, labels });
+};
+
+/** Loads an image folder at `base` x `base`, with `channels` channels. */
+export const loadImageFolder = async (root: string, base: number, channels: 1 | 3, seed: number): Promise<E.Either<AlexnetError, Splits>> => {
+  const testDir = ['val', 'test'].map((d) => join(root, d)).find(isDir);
+  const describe = (tr: Dataset, te: Dataset) =>
+    `image folder ${root}: ${tr.count} training and ${te.count} test images of ${tr.classNames.length} classes, rescaled and centre-cropped to ${base}x${base}`;
+  if (isDir(join(root, 'train')) && testDir) {
+    const tr = scan(join(root, 'train'));
+    if (E.isLeft(tr)) return tr;
+    const te = scan(testDir);
+    if (E.isLeft(te)) return te;
+    if (te.right.classes.join('/') !== tr.right.classes.join('/')) {
+      return E.left(datasetError(`${root}: the class folders of train/ (${tr.right.classes.join(', ')}) and ${testDir} (${te.right.classes.join(', ')}) differ`));
+    }
+    const train = await decodeAll(`folder ${root} train`, tr.right.classes, tr.right.files, base, channels);
+    if (E.isLeft(train)) return train;
+    const test = await decodeAll(`folder ${root} test`, te.right.classes, te.right.files, base, channels);
+    if (E.isLeft(test)) return test;
+    return E.right({ train: train.right, test: test.right, description: describe(train.right, test.right) });
+  }
+  const all = scan(root);
+  if (E.isLeft(all)) return all;
+  const whole = await decodeAll(`folder ${root}`, all.right.classes, all.right.files, base, channels);
+  if (E.isLeft(whole)) return whole;
+  // A seeded tenth of each class (at least one image) becomes the test set.
+  const rng = new Rng(seed).derive('image folder split');
+  const testIdx: number[] = [];
+  const trainIdx: number[] = [];
+  all.right.classes.forEach((_, label) => {
+    const mine = all.right.files.flatMap((f, i) => (f.label === label ? [i] : []));
+    const order = rng.permutation(mine.length);
+    const nTest = mine.length > 1 ? Math.max(1, Math.round(mine.length / 10)) : 0;
+    order.forEach((o, k) => (k < nTest ? testIdx : trainIdx).push(mine[o]));
+  });
+  if (testIdx.length === 0) return E.left(datasetError(`${root} has too few images to hold any out for testing; add images or give train/ and val/ folders`));
+  const train = subset(whole.right, trainIdx.sort((a, b) => a - b), `folder ${root} train`);
+  const test = subset(whole.right, testIdx.sort((a, b) => a - b), `folder ${root} test`);
+  return E.right({ train, test, description: describe(train, test) });
+};
