@@ -9,6 +9,8 @@ import type { Command } from './command.ts';
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   info: () => import('./commands/info.ts'),
+  verify: () => import('./commands/verify.ts'),
+  train: () => import('./commands/train.ts'),
 };
 
 const usage = async (): Promise<string> => {
