@@ -11,6 +11,9 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   info: () => import('./commands/info.ts'),
   verify: () => import('./commands/verify.ts'),
   train: () => import('./commands/train.ts'),
+  eval: () => import('./commands/eval.ts'),
+  classify: () => import('./commands/classify.ts'),
+  filters: () => import('./commands/filters.ts'),
 };
 
 const usage = async (): Promise<string> => {

@@ -2,7 +2,9 @@
  * The progress line of training and evaluation (cli-progress): images done,
  * rate, ETA, and for training the loss and running error. On a terminal it
  * redraws in place; into a file or pipe it prints a line every 15 seconds.
- * It writes to stderr, so stdout carries only results.
+ * It writes to stderr, so stdout carries only results. Training is synchronous
+ * and starves cli-progress's own redraw timer, so redraws are driven from
+ * `update`.
  */
 import cliProgress from 'cli-progress';
 
@@ -39,11 +41,17 @@ export const progress = (label: string, total: number, start = 0, extra: readonl
   );
   const blank = Object.fromEntries(extra.map((f) => [f, '-']));
   bar.start(total, start, { rate: '-', etaText: '?', ...blank });
+  const every = process.stderr.isTTY ? 250 : 15000;
+  let drawn = Date.now();
   return {
     update(value, f = {}) {
       const secs = (Date.now() - t0) / 1000;
       const rate = secs > 0 ? (value - start) / secs : 0;
       bar.update(value, { rate: rate > 0 ? rate.toFixed(1) : '-', etaText: rate > 0 ? fmtEta((total - value) / rate) : '?', ...f });
+      if (Date.now() - drawn >= every) {
+        drawn = Date.now();
+        (bar as unknown as { render(): void }).render();
+      }
     },
     stop() {
       bar.stop();

@@ -110,7 +110,7 @@ export const decodeSafetensors = (buf: Uint8Array, what: string): E.Either<Alexn
   }
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
-    const bytes = data.slice(e.begin, e.end); // copy: aligned, and owned by the tensor
+    const bytes = new Uint8Array(data.subarray(e.begin, e.end)); // a copy: aligned, and owned by the tensor
     const arr = e.dtype === 'F32' ? new Float32Array(bytes.buffer, 0, (e.end - e.begin) / 4) : new Float64Array(bytes.buffer, 0, (e.end - e.begin) / 8);
     tensors.set(e.name, Tensor.trusted(e.shape, arr));
   }
@@ -203,7 +203,7 @@ export const decodeCheckpoint = (buf: Uint8Array, what: string, model?: string):
   E.chain(({ tensors, metadata }: Safetensors): E.Either<AlexnetError, TrainingCheckpoint> => {
     if (metadata.format !== FORMAT) return E.left(checkpointError(`${what} is a safetensors file but not an alexnet-ts checkpoint (format '${metadata.format ?? 'none'}', expected '${FORMAT}')`));
     if (model !== undefined && metadata.model !== model) {
-      return E.left(checkpointError(`${what} holds a ${metadata.model} network, not ${model}; pass --model ${metadata.model} or a ${model} checkpoint`));
+      return E.left(checkpointError(`${what} is a checkpoint of ${metadata.model}, not ${model}; pass --model ${metadata.model} or a checkpoint of ${model}`));
     }
     const spec = parseJson<NetSpec>(metadata, 'spec', what);
     const classes = parseJson<string[]>(metadata, 'classes', what);

@@ -2,7 +2,8 @@
  * Top-k error, the paper's measures (top-1 and top-5): the fraction of images
  * whose correct label is not among the k highest scores. Scores may be logits
  * or probabilities; only their order matters. Ties count against the image
- * (a label tied with the k-th score is not "in" the top k unless it is above it).
+ * (a label tied with the k-th score is not "in" the top k unless it is above it),
+ * and so does a score that is not a number.
  */
 import type { Tensor } from '../tensor.ts';
 
@@ -18,7 +19,7 @@ export const topKMisses = (scores: Tensor, labels: ArrayLike<number>, k: number)
       const v = scores.data[row + j];
       if (v > mine || (v === mine && j < labels[n])) above++;
     }
-    if (above >= k) misses++;
+    if (above >= k || Number.isNaN(mine)) misses++;
   }
   return misses;
 };
