@@ -4,11 +4,20 @@
  *
  * The machine is two shared cores and a software GL renderer, so the plans are
  * sized in wall-clock time: the full run takes about 10-15 minutes, quick well
- * under one. The slow subjects (the reference and TensorFlow.js cpu, plain
- * JavaScript both) run at batch 1 only. A measurement stops adding timed runs
- * once `budgetMs` is spent (never below `minRepeats`), and a kernel or step
- * whose untimed first run exceeds `capMs` is reported as over the cap instead
- * of being repeated.
+ * under one. For each subject, in order:
+ *
+ * 1. inference at batch 1, then at the larger batches whose pass, estimated
+ *    from batch 1, fits under `capMs`;
+ * 2. the per-layer profile at batch 1 (every subject at the same batch, so
+ *    every layer has a ratio to every peer);
+ * 3. training at `trainBatch` when a step, estimated from the profile's kernel
+ *    times, fits under the cap; else at batch 1; not at all when one kernel
+ *    alone is over the cap.
+ *
+ * The slow subjects (the reference and TensorFlow.js cpu, plain JavaScript
+ * both) run at batch 1 only. Every measurement has `warmup` untimed runs and
+ * then timed runs: `repeats` of them, or fewer once `budgetMs` is spent, never
+ * fewer than `minRepeats`. Anything skipped is recorded with the reason.
  */
 import type { SgdParams } from '../core/backend.ts';
 import type { PlanRecord } from './record.ts';
@@ -64,11 +73,11 @@ export const FULL: Plan = {
   seed: 1,
   inferenceBatches: [1, 16],
   trainBatch: 8,
-  profileBatch: 8,
+  profileBatch: 1,
   profileBackward: true,
   warmup: 1,
   repeats: 5,
-  minRepeats: 3,
+  minRepeats: 2,
   budgetMs: 15_000,
   capMs: 45_000,
   sgd: SGD,

@@ -31,13 +31,17 @@ export const DEFAULT_HISTORY = { full: path.join(HERE, 'history.jsonl'), quick: 
 
 export const HELP = `usage: npm run bench -- [options]     (or: alexnet bench [options])
 
-Measures AlexNet at 227x227: inference throughput at batch 1 and 16, training
-throughput (forward, backward, SGD update) at batch 8, and every layer's kernels
-(time and GFLOP/s), on gpu.js headlessgl (two contexts and one), gpu.js webasm,
-the reference (batch 1 only), and TensorFlow.js webgl, wasm and cpu (cpu at
-batch 1 only). Warm-up runs first, then timed runs; each figure is a median with
-its min-max spread. Appends one record to the history and flags any figure that
-dropped more than 10% against the previous record of this machine.
+Measures AlexNet at 227x227 on gpu.js headlessgl (two contexts, one per tower,
+and one context, grouped), gpu.js webasm, the CPU backend, the reference, and
+TensorFlow.js webgl (on the same headless GL), wasm and cpu: inference throughput
+at batch 1 and 16, the time and GFLOP/s of every kernel of a training step, layer
+by layer (at batch 1, each kernel timed to a sync), and training throughput
+(forward, backward, SGD update) at batch 8. The reference and TF.js cpu run at
+batch 1 only; a measurement whose single run would exceed the cap (45 s) is
+measured at batch 1 or skipped, and the record says why. Warm-up runs first,
+then timed runs; each figure is a median with its min-max spread, and a ratio
+to every TF.js peer beside it. Appends one record to the history and flags any
+figure that dropped more than 10% against the previous record of this machine.
 
   --quick            a reduced run (batch 1, few repeats, forward profile) in under a minute;
                      its history defaults to bench/out/history-quick.jsonl

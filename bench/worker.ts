@@ -93,46 +93,46 @@ const main = async (): Promise<void> => {
   };
 
   try {
+    // Inference: batch 1, then the larger batches whose estimated pass fits under the cap.
+    let perImageMs: number | null = null;
     for (const N of batches.inference) {
-      const ok = measure('inference', N, driver.inference(N));
-      if (!ok) {
-        for (const M of batches.inference.filter((m) => m > N)) skipped.push({ what: `inference b${M}`, reason: `batch ${N} was already over the cap` });
-        break;
+      if (perImageMs !== null && perImageMs * N > plan.capMs) {
+        skipped.push({ what: `inference b${N}`, reason: `at ${secs(perImageMs)} an image, one pass of batch ${N} would take about ${secs(perImageMs * N)}, over the ${secs(plan.capMs)} cap` });
+        log(`inference b${N}: about ${secs(perImageMs * N)} a pass, over the cap; not measured`);
+        continue;
       }
+      if (!measure('inference', N, driver.inference(N))) break;
+      if (N === 1) perImageMs = throughput[throughput.length - 1].msPerBatch.median;
     }
-    let profileN = batches.profile;
+
+    // The profile, at batch 1 for every subject so that every layer has a ratio to every peer.
+    let stepEstimateMs: number | null = null;
+    let overCap: string | null = null;
+    if (batches.profile !== null) {
+      const N = batches.profile;
+      log(`profile at batch ${N} (${plan.profileBackward ? 'forward, backward and update' : 'forward'} kernels)`);
+      const { layers, syncer } = driver.profileLayers(N, plan.profileBackward);
+      prof = profile(N, layers, syncer, { warmup: plan.warmup, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs / 5, capMs: plan.capMs }, (l) => log(l));
+      finish(result(true));
+      const over = prof.kernels.find((k) => k.ms === null);
+      if (over) overCap = `its ${over.layer} ${over.kernel} (${over.pass}) alone took ${secs(over.overCapMs!)} at batch ${N}`;
+      if (plan.profileBackward && N === 1) stepEstimateMs = prof.kernels.reduce((a, k) => a + (k.ms?.median ?? k.overCapMs ?? 0), 0);
+    }
+
+    // Training at the plan's batch when a step should fit under the cap, else at batch 1.
     if (batches.train !== null) {
       let N = batches.train;
-      let firstMs: number | undefined;
-      if (N > 1) {
-        // Probe at batch 1: a batch that would run past the cap is measured at batch 1 instead.
-        const probe = driver.training(1);
-        const t0 = now(); probe(); const cold = now() - t0;
-        if (cold > plan.capMs) {
-          skipped.push({ what: `training b${N}`, reason: `one untimed batch-1 step took ${secs(cold)} (compilation included), over the ${secs(plan.capMs)} cap` });
-          log(`training: a batch-1 step took ${secs(cold)}, over the cap; not timed`);
-          N = 0;
-          profileN = profileN === null ? null : 1;
-        } else {
-          const t1 = now(); probe(); const warm = now() - t1;
-          if (warm * N > plan.capMs) {
-            skipped.push({ what: `training b${N}`, reason: `a batch-1 step takes ${secs(warm)}, so batch ${N} would run about ${secs(warm * N)}, over the ${secs(plan.capMs)} cap; measured at batch 1` });
-            log(`training b${N} would take about ${secs(warm * N)} a step; measuring batch 1`);
-            N = 1;
-            firstMs = warm;
-            profileN = profileN === null ? null : 1;
-          }
-        }
+      const perStep = stepEstimateMs ?? (perImageMs !== null ? 3 * perImageMs : null);
+      if (overCap) {
+        skipped.push({ what: `training b${N}`, reason: `a step cannot fit under the ${secs(plan.capMs)} cap: ${overCap}` });
+        log(`training: not measured; ${overCap}`);
+        N = 0;
+      } else if (N > 1 && perStep !== null && perStep * N > plan.capMs) {
+        skipped.push({ what: `training b${N}`, reason: `a batch-1 step takes about ${secs(perStep)}${stepEstimateMs !== null ? ' (its kernels in the profile)' : ''}, so batch ${N} would run about ${secs(perStep * N)} a step, over the ${secs(plan.capMs)} cap; measured at batch 1` });
+        log(`training b${N}: about ${secs(perStep * N)} a step; measuring batch 1`);
+        N = 1;
       }
-      if (N > 0) {
-        if (!measure('training', N, driver.training(N), firstMs) && profileN !== null) profileN = 1;
-      }
-    }
-    if (profileN !== null) {
-      const backward = plan.profileBackward;
-      log(`profile at batch ${profileN} (${backward ? 'forward, backward and update' : 'forward'} kernels)`);
-      const { layers, syncer } = driver.profileLayers(profileN, backward);
-      prof = profile(profileN, layers, syncer, { warmup: plan.warmup, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs / 5, capMs: plan.capMs }, (l) => log(l));
+      if (N > 0) measure('training', N, driver.training(N));
     }
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
@@ -151,18 +151,22 @@ const oursDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo
   const { makePlacement, oursNetwork, batchOf, trainStepOf, OursCases, handleSyncer } = await import('./ours.ts');
   const made = await makePlacement(id);
   if ('reason' in made) return made;
-  const net = oursNetwork(spec, loadParams(), made.placement);
+  const params = loadParams();
+  // The network's parameters leave the device while the profile runs (fc6 alone is 150 MB).
+  let live: ReturnType<typeof oursNetwork> | undefined;
+  const net = () => (live ??= oursNetwork(spec, params, made.placement));
   const trainRng = new Rng(plan.seed).derive('dropout');
   return {
     detail: made.detail,
-    inference: (N) => { const { x } = batchOf(spec, N, plan.seed); return () => { net.forward(x); }; },
-    training: (N) => { const { x, labels } = batchOf(spec, N, plan.seed); return trainStepOf(net, x, labels, plan.sgd, trainRng); },
+    inference: (N) => { const { x } = batchOf(spec, N, plan.seed); return () => { net().forward(x); }; },
+    training: (N) => { const { x, labels } = batchOf(spec, N, plan.seed); const n = net(); return trainStepOf(n, x, labels, plan.sgd, trainRng); },
     profileLayers: (N, backward) => {
-      net.dispose();
+      live?.dispose();
+      live = undefined;
       const cases = new OursCases(spec, rows, made.placement, N, plan.seed, backward, plan.sgd);
       return { layers: rows.map((_, i) => ({ make: () => cases.layer(i), release: () => cases.release() })), syncer: handleSyncer as Syncer<unknown> };
     },
-    dispose: () => net.dispose(),
+    dispose: () => live?.dispose(),
   };
 };
 
