@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type LayerInfo, type NetSpec, groupsOf } from '../core/alexnet.ts';
+import { type LayerInfo, type NetSpec, groupsOf, towerSplit } from '../core/alexnet.ts';
 import type { Backend, ConvParams, Handle, SgdParams } from '../core/backend.ts';
 import { orThrow } from '../core/errors.ts';
 import { Network } from '../core/net.ts';
@@ -135,6 +135,49 @@ export class OursCases {
     return to.upload(h.owner.download(h));
   }
 
+  /** The channel counts LRN normalises apart on this placement: the towers' halves on one context, everything on a tower's own. */
+  private lrnSizes(x: Handle, towers: number): number[] {
+    return towers === 2 ? [x.shape[1]] : towerSplit(x.shape[1]).filter((n) => n > 0);
+  }
+
+  /** The forward's parts of x (slices made once, as the executor makes them in the forward pass). */
+  private lrnParts(be: Backend, x: Handle, towers: number): { parts: Handle[]; sizes: number[] } {
+    const sizes = this.lrnSizes(x, towers);
+    if (sizes.length === 1) return { parts: [x], sizes };
+    let c0 = 0;
+    const parts = sizes.map((n) => { const p = be.slice(x, c0, n); c0 += n; return p; });
+    this.keep(...parts);
+    return { parts, sizes };
+  }
+
+  private lrnForward(be: Backend, x: Handle, towers: number): Handle {
+    const sizes = this.lrnSizes(x, towers);
+    if (sizes.length === 1) return be.lrn(x, this.spec.lrn);
+    const temp: Handle[] = [];
+    let c0 = 0;
+    const parts = sizes.map((n) => { const p = be.slice(x, c0, n); c0 += n; temp.push(p); return p; });
+    const ys = parts.map((p) => be.lrn(p, this.spec.lrn));
+    const y = be.concat(ys);
+    for (const h of [...temp, ...ys]) be.dispose(h);
+    return y;
+  }
+
+  private lrnBackward(be: Backend, f: { parts: Handle[]; sizes: number[] }, dy: Handle): Handle {
+    if (f.sizes.length === 1) return be.lrnGrad(f.parts[0], dy, this.spec.lrn);
+    const temp: Handle[] = [];
+    let c0 = 0;
+    const gs = f.parts.map((p, i) => {
+      const d = be.slice(dy, c0, f.sizes[i]);
+      c0 += f.sizes[i];
+      const g = be.lrnGrad(p, d, this.spec.lrn);
+      temp.push(d, g);
+      return g;
+    });
+    const dx = be.concat(gs);
+    for (const h of temp) be.dispose(h);
+    return dx;
+  }
+
   /** The cases of one layer, with its inputs made and held until `release()`. */
   layer(i: number): KernelCase<Handle>[] {
     const r = this.rows[i];
@@ -199,8 +242,9 @@ export class OursCases {
         add('relu', 'forward', 0, () => bes.map((be, t) => be.relu(x[t])));
         y = bes.map((be, t) => be.relu(x[t]));
       } else if (a === 'lrn') {
-        add('lrn', 'forward', 0, () => bes.map((be, t) => be.lrn(x[t], this.spec.lrn)));
-        y = bes.map((be, t) => be.lrn(x[t], this.spec.lrn));
+        // One context normalises each tower's half apart (core/layers.ts lrnGrouped), two contexts their own maps.
+        add('lrn', 'forward', 0, () => bes.map((be, t) => this.lrnForward(be, x[t], T)));
+        y = bes.map((be, t) => this.lrnForward(be, x[t], T));
       } else if (a === 'pool') {
         add('maxPool', 'forward', 0, () => bes.map((be, t) => be.maxPool(x[t], this.spec.pool)));
         y = bes.map((be, t) => be.maxPool(x[t], this.spec.pool));
@@ -257,7 +301,10 @@ export class OursCases {
       const s = after[k];
       const dy = bes.map((be, t) => this.up(be, s.y[t].shape));
       if (s.kind === 'relu') add('reluGrad', 'backward', 0, () => bes.map((be, t) => be.reluGrad(s.y[t], dy[t])));
-      else if (s.kind === 'lrn') add('lrnGrad', 'backward', 0, () => bes.map((be, t) => be.lrnGrad(s.x[t], dy[t], this.spec.lrn)));
+      else if (s.kind === 'lrn') {
+        const parts = bes.map((be, t) => this.lrnParts(be, s.x[t], T));
+        add('lrnGrad', 'backward', 0, () => bes.map((be, t) => this.lrnBackward(be, parts[t], dy[t])));
+      }
       else if (s.kind === 'pool') add('maxPoolGrad', 'backward', 0, () => bes.map((be, t) => be.maxPoolGrad(s.x[t], dy[t], this.spec.pool)));
       else add('dropoutGrad', 'backward', 0, () => bes.map((be, t) => be.dropoutGrad(dy[t], s.mask![t])));
     }

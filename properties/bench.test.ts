@@ -18,7 +18,7 @@ import { dropoutMasks, Network } from '../core/net.ts';
 import { initParams } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
 import { createReferenceBackend } from '../reference/index.ts';
-import { batchOf, handleSyncer, OursCases } from '../bench/ours.ts';
+import { batchOf, handleSyncer, OursCases, randomTensor } from '../bench/ours.ts';
 import { setupTfjs, TfAlexnet, toNhwc } from '../bench/peers/tfjs.ts';
 import { QUICK } from '../bench/plan.ts';
 import { type LayerCases, profile } from '../bench/profile.ts';
@@ -164,6 +164,25 @@ test('the TensorFlow.js peer is the same network: logits, loss and one SGD step 
     assert.ok(Math.abs(pw[k * M + m] - a) <= 1e-6 + 1e-4 * Math.abs(a), `fc8.weight[${m}, ${k}]`);
   }
   assert.ok(moved > 1e-5, 'the step moved the weights');
+  peer.dispose();
+});
+
+test('the peer normalises each tower\'s half of the channels apart, as the project\'s network does', async () => {
+  await setupTfjs('cpu');
+  const peer = new TfAlexnet(spec, rows, initParams(spec, 3));
+  const ref = createReferenceBackend();
+  const C = 8;
+  const x = randomTensor([1, C, 3, 3], new Rng(4), 30);
+  const halves = [0, 1].map((h) => ref.download(ref.lrn(ref.slice(ref.upload(x), h * 4, 4), spec.lrn)));
+  const got = tf.tidy(() => tf.transpose(peer.lrn(toNhwc(x)), [0, 3, 1, 2]).dataSync());
+  const whole = ref.download(ref.lrn(ref.upload(x), spec.lrn));
+  let acrossBoundary = 0;
+  for (let c = 0; c < C; c++) for (let i = 0; i < 9; i++) {
+    const want = halves[c >> 2].data[(c % 4) * 9 + i];
+    assert.ok(Math.abs(got[c * 9 + i] - want) <= 1e-5 * Math.abs(want), `channel ${c}`);
+    acrossBoundary = Math.max(acrossBoundary, Math.abs(whole.data[c * 9 + i] - want) / Math.abs(want));
+  }
+  assert.ok(acrossBoundary > 1e-3, 'the check can tell a grouped LRN from one across all channels');
   peer.dispose();
 });
 

@@ -121,8 +121,16 @@ export class PeerCases {
       const dy = this.rand(s.y.shape);
       if (s.kind === 'relu') add('reluGrad', 'backward', 0, () => [tf.mul(dy, tf.step(s.y))]);
       else if (s.kind === 'lrn') {
+        // Within each tower's half, as the forward: the halves of x and y are the forward's, dy is split here.
         const p = net.spec.lrn;
-        add('lrnGrad', 'backward', 0, () => [runKernel('LRNGrad', { x: s.x, y: s.y, dy }, { depthRadius: Math.floor(p.n / 2), bias: p.k, alpha: p.alpha, beta: p.beta })]);
+        const sizes = net.lrnParts(s.x.shape[3]!);
+        const xs = sizes.length === 1 ? [s.x] : tf.split(s.x, sizes, 3).map((t) => this.keep(t));
+        const ys = sizes.length === 1 ? [s.y] : tf.split(s.y, sizes, 3).map((t) => this.keep(t));
+        add('lrnGrad', 'backward', 0, () => {
+          const dys = sizes.length === 1 ? [dy] : tf.split(dy, sizes, 3);
+          const gs = dys.map((d, j) => runKernel('LRNGrad', { x: xs[j], y: ys[j], dy: d }, { depthRadius: Math.floor(p.n / 2), bias: p.k, alpha: p.alpha, beta: p.beta }));
+          return [gs.length === 1 ? gs[0] : tf.concat(gs, 3)];
+        });
       } else if (s.kind === 'pool') {
         const p = net.spec.pool;
         add('maxPoolGrad', 'backward', 0, () => [runKernel('MaxPoolGrad', { dy, input: s.x, output: s.y }, { filterSize: p.size, strides: p.stride, pad: 'valid', dimRoundingMode: undefined })]);

@@ -9,7 +9,8 @@
  * groups, so conv2, conv4 and conv5 split their input channels in two, convolve
  * each half with its own filters and concatenate, exactly as the two towers do.
  * LRN is `tf.localResponseNormalization` with depthRadius = floor(n/2),
- * bias = k, alpha, beta: the paper's form (alpha times the plain sum). Dropout
+ * bias = k, alpha, beta: the paper's form (alpha times the plain sum), applied
+ * to each tower's half of the channels apart, as the project's network does. Dropout
  * uses the same explicit masks as the project's executor, and the update is the
  * paper's momentum + weight-decay rule. fc6's weight columns are permuted so
  * that flattening NHWC maps gives the same function as flattening NCHW maps:
@@ -21,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The op gradients are registered by the @tensorflow/tfjs package (what a user
 // installs), not by tfjs-core alone; it also brings the cpu backend.
 import '@tensorflow/tfjs';
-import { type LayerInfo, type NetSpec, groupsOf } from '../../core/alexnet.ts';
+import { type LayerInfo, type NetSpec, groupsOf, towerSplit } from '../../core/alexnet.ts';
 import type { SgdParams } from '../../core/backend.ts';
 import { biasName, type Params, weightName } from '../../core/params.ts';
 import type { Tensor } from '../../core/tensor.ts';
@@ -211,9 +212,17 @@ export class TfAlexnet {
     return tf.add(tf.matMul(x, l.w[0] as tf.Tensor2D), l.b);
   }
 
+  /** The channel counts LRN normalises apart: each tower's maps on their own, as the project's network does. */
+  lrnParts(channels: number): number[] {
+    return towerSplit(channels).filter((n) => n > 0);
+  }
+
+  /** LRN within each tower's half of the channels (its window never reaches the other tower's maps). */
   lrn(x: tf.Tensor4D): tf.Tensor4D {
     const p = this.spec.lrn;
-    return tf.localResponseNormalization(x, Math.floor(p.n / 2), p.k, p.alpha, p.beta);
+    const one = (t: tf.Tensor4D) => tf.localResponseNormalization(t, Math.floor(p.n / 2), p.k, p.alpha, p.beta);
+    const parts = this.lrnParts(x.shape[3]);
+    return parts.length === 1 ? one(x) : tf.concat((tf.split(x, parts, 3) as tf.Tensor4D[]).map(one), 3);
   }
 
   pool(x: tf.Tensor4D): tf.Tensor4D {
