@@ -9,7 +9,6 @@ import type { Command } from './command.ts';
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   info: () => import('./commands/info.ts'),
-  verify: () => import('./commands/verify.ts'),
   bench: () => import('./commands/bench.ts'),
   verify: () => import('./commands/verify.ts'),
   train: () => import('./commands/train.ts'),
