@@ -17,8 +17,21 @@ import { availability, createGpuBackend, type GpuBackend, type GpuMode } from '.
 
 export const GL_REQUIRED = process.env.ALEXNET_REQUIRE_GL === '1';
 
+/**
+ * For working on one kernel: ALEXNET_GPU_ONLY=text runs only the GPU tests whose
+ * name contains the text, ALEXNET_GPU_MODES=webasm (comma-separated) only those
+ * modes. Both say so on every run, so a narrowed run is never mistaken for a
+ * full one.
+ */
+const ONLY = process.env.ALEXNET_GPU_ONLY ?? '';
+const MODES = process.env.ALEXNET_GPU_MODES ?? '';
+
 /** The modes the GPU properties cover. */
-export const PROPERTY_MODES: readonly GpuMode[] = ['headlessgl', 'webasm'];
+export const PROPERTY_MODES: readonly GpuMode[] = (['headlessgl', 'webasm'] as const).filter((m) => MODES === '' || MODES.split(',').includes(m));
+if (ONLY || MODES) console.log(`  GPU tests narrowed: ${ONLY ? `names containing '${ONLY}'` : 'all names'}, modes ${PROPERTY_MODES.join(', ') || 'none'}`);
+
+/** Whether a GPU test of this name is selected (see ALEXNET_GPU_ONLY). */
+export const selected = (name: string): boolean => ONLY === '' || name.includes(ONLY);
 
 export interface ModePlan {
   readonly mode: GpuMode;
@@ -62,6 +75,7 @@ export const report = (mode: string, what: string): void => {
  */
 export const gpuTest = (suite: Test, plan: ModePlan, name: string, fn: () => void | Promise<void>): void => {
   const title = `${name} [${plan.mode}]`;
+  if (!selected(name)) return;
   if (plan.run) {
     suite(title, fn);
   } else {

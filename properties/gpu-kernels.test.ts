@@ -192,7 +192,7 @@ interface KernelProperty {
 const property = <T>(name: string, arb: fc.Arbitrary<T>, runs: number, checks: (c: T) => Check[]): KernelProperty => ({
   name,
   runs,
-  exec: (gpu) => fc.assert(fc.property(arb, (c) => { for (const ch of checks(c)) run(gpu, ch); }), { numRuns: runs }),
+  exec: (gpu) => fc.assert(fc.property(arb, (c) => { for (const ch of checks(c)) run(gpu, ch); }), { numRuns: runs, includeErrorInReport: true }),
 });
 
 const PROPERTIES: KernelProperty[] = [
