@@ -15,8 +15,8 @@
  * the model name and full spec, the class names, the data source, the
  * preprocessing (crop size, colour PCA), the training configuration (seed,
  * batch, rates) and state (epoch, step, learning rate, schedule, curve), the
- * LRN form, and the SHA-256 of the tensor bytes, which is checked on loading,
- * so a damaged file is refused rather than half-read.
+ * LRN form, and a SHA-256 of the header and the tensor bytes, checked on
+ * loading, so a damaged file is refused rather than half-read.
  *
  * Files are written atomically: to a temporary file beside the target, flushed
  * to disk, then renamed over it. A crash mid-write leaves the old file whole.
@@ -41,7 +41,11 @@ export interface Safetensors {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** Encodes tensors and string metadata as safetensors bytes (a `sha256` of the data is added to the metadata). */
+/**
+ * Encodes tensors and string metadata as safetensors bytes. A `sha256` is added
+ * to the metadata: the digest of the header (as JSON, without the digest) and
+ * then the tensor bytes, so a change anywhere in the file is caught.
+ */
 export const encodeSafetensors = (tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>>): Uint8Array => {
   const header: Record<string, unknown> = {};
   let offset = 0;
@@ -52,9 +56,11 @@ export const encodeSafetensors = (tensors: ReadonlyMap<string, Tensor>, metadata
     parts.push(bytes);
     offset += bytes.length;
   }
-  const hash = createHash('sha256');
+  const { sha256: _old, ...meta } = metadata;
+  header.__metadata__ = meta;
+  const hash = createHash('sha256').update(JSON.stringify(header));
   for (const p of parts) hash.update(p);
-  header.__metadata__ = { ...metadata, sha256: hash.digest('hex') };
+  header.__metadata__ = { ...meta, sha256: hash.digest('hex') };
   let json = JSON.stringify(header);
   const headerBytes = Buffer.byteLength(json, 'utf8');
   json += ' '.repeat((8 - ((8 + headerBytes) % 8)) % 8);
@@ -105,8 +111,9 @@ export const decodeSafetensors = (buf: Uint8Array, what: string): E.Either<Alexn
   }
   if (at !== data.length) return bad(`${data.length - at} bytes after the last tensor`);
   if (metadata.sha256 !== undefined) {
-    const digest = createHash('sha256').update(data).digest('hex');
-    if (digest !== metadata.sha256) return bad('the tensor data does not match the SHA-256 recorded in the header (the file is damaged)');
+    const { sha256, ...meta } = metadata;
+    const digest = createHash('sha256').update(JSON.stringify({ ...header, __metadata__: meta })).update(data).digest('hex');
+    if (digest !== sha256) return bad('its contents do not match the SHA-256 recorded in the header (the file is damaged)');
   }
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
@@ -214,7 +221,13 @@ export const decodeCheckpoint = (buf: Uint8Array, what: string, model?: string):
     const state = parseJson<TrainState>(metadata, 'state', what);
     for (const f of [spec, classes, data, split, prep, config, state]) if (E.isLeft(f)) return f;
     const s = (spec as E.Right<NetSpec>).right;
-    if (E.isLeft(describe(s))) return E.left(checkpointError(`${what}: its recorded spec is not a valid network (${(describe(s) as E.Left<AlexnetError>).left.message})`));
+    let rows: ReturnType<typeof describe>;
+    try {
+      rows = describe(s);
+    } catch {
+      return E.left(checkpointError(`${what}: its recorded spec is malformed`));
+    }
+    if (E.isLeft(rows)) return E.left(checkpointError(`${what}: its recorded spec is not a valid network (${rows.left.message})`));
     const params = new Map<string, Tensor>();
     const velocity = new Map<string, Tensor>();
     for (const [n, t] of tensors) {
