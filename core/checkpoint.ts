@@ -145,7 +145,7 @@ export const writeAtomic = (path: string, bytes: Uint8Array): void => {
 export type DataRef =
   | { readonly kind: 'idx'; readonly path: string; readonly pad: number }
   | { readonly kind: 'folder'; readonly path: string; readonly base: number; readonly channels: 1 | 3 }
-  | { readonly kind: 'synthetic'; readonly seed: number; readonly train: number; readonly test: number; readonly size: number; readonly channels: 1 | 3 };
+  | { readonly kind: 'synthetic'; readonly seed: number; readonly train: number; readonly test: number; readonly size: number; readonly channels: 1 | 3; readonly classes: number };
 
 /** Everything a training run needs to go on, or an evaluation to run. */
 export interface TrainingCheckpoint {
