@@ -22,6 +22,7 @@ import { PAPER_PLATEAU, PAPER_SGD } from '../../core/train/schedule.ts';
 import { choiceFlag, intFlag, numFlag } from '../args.ts';
 import { BACKENDS, chooseBackend } from '../backends.ts';
 import type { Command } from '../command.ts';
+import { FASHION_MNIST_DIR } from '../../core/data/fashion-mnist.ts';
 import { GEOMETRY, MODEL_NAMES, type ModelName, openData, reopen, specFor } from '../data.ts';
 import { curveSvg, filterGrid } from '../pictures.ts';
 import { progress } from '../progress.ts';
@@ -110,7 +111,7 @@ const options = {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const dataLabel = (ref: TrainingCheckpoint['data']) =>
-  ref.kind === 'synthetic' ? 'synthetic' : ref.kind === 'idx' && ref.path === '/usr/share/datasets/fashion-mnist' ? 'fashion-mnist' : ref.path.split('/').filter(Boolean).pop() ?? 'data';
+  ref.kind === 'synthetic' ? 'synthetic' : ref.kind === 'idx' && ref.path === FASHION_MNIST_DIR ? 'fashion-mnist' : ref.path.split('/').filter(Boolean).pop() ?? 'data';
 
 export const command: Command = {
   summary: 'train a network with the paper\'s recipe (the main job with no options)',

@@ -10,7 +10,8 @@ import { type AlexnetError, datasetError } from '../errors.ts';
 import type { Dataset, Splits } from './dataset.ts';
 import { findIdx, type IdxPair, readIdxPair } from './idx.ts';
 
-export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+/** Where the Debian package puts the files; ALEXNET_FASHION_MNIST overrides it (the tests use it to play a machine without the package). */
+export const FASHION_MNIST_DIR = process.env.ALEXNET_FASHION_MNIST ?? '/usr/share/datasets/fashion-mnist';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',

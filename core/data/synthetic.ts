@@ -32,7 +32,7 @@ export const SYNTHETIC_DEFAULTS: SyntheticOptions = { seed: 2012, train: 8000, t
 
 /** Is pixel (u, v), in shape coordinates (centre 0, radius 1), inside shape k of stroke half-width t? */
 const inside = (k: number, u: number, v: number, t: number): boolean => {
-  const r = Math.hypot(u, v);
+  const r = Math.sqrt(u * u + v * v);
   const box = Math.abs(u) <= 1 && Math.abs(v) <= 1;
   switch (k) {
     case 0: return Math.abs(v) <= t && Math.abs(u) <= 1;
@@ -48,6 +48,8 @@ const inside = (k: number, u: number, v: number, t: number): boolean => {
   }
 };
 
+const SUB = [0.25, 0.75];
+
 const draw = (rng: Rng, k: number, size: number, channels: number, out: Uint8Array, at: number): void => {
   const radius = size * (0.22 + 0.16 * rng.uniform());
   const cx = size / 2 + (rng.uniform() - 0.5) * (size - 2 * radius) * 0.8;
@@ -60,15 +62,18 @@ const draw = (rng: Rng, k: number, size: number, channels: number, out: Uint8Arr
     fg.push(150 + rng.int(106));
     bg.push(rng.int(91));
   }
+  // Pixel noise, uniform in [-20, 20), from a small generator seeded per image (fast, and still fixed by the seed).
+  let noise = 1 + rng.int(2 ** 31 - 1);
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
       // 2 x 2 supersampling for soft edges.
       let cover = 0;
-      for (const [dy, dx] of [[0.25, 0.25], [0.25, 0.75], [0.75, 0.25], [0.75, 0.75]]) {
-        if (inside(k, (x + dx - cx) / radius, (y + dy - cy) / radius, t)) cover += 0.25;
+      for (let q = 0; q < 4; q++) {
+        if (inside(k, (x + SUB[q & 1] - cx) / radius, (y + SUB[q >> 1] - cy) / radius, t)) cover += 0.25;
       }
       for (let c = 0; c < channels; c++) {
-        const v = cover * fg[c] + (1 - cover) * bg[c] + rng.normal(0, 12);
+        noise ^= noise << 13; noise ^= noise >>> 17; noise ^= noise << 5; // xorshift32
+        const v = cover * fg[c] + (1 - cover) * bg[c] + ((noise >>> 0) / 2 ** 32 - 0.5) * 40;
         out[at + (c * size + y) * size + x] = Math.max(0, Math.min(255, Math.round(v)));
       }
     }
