@@ -50,7 +50,7 @@ data and model
   --train-limit N        train on the first N training images only
   --test-limit N         test on the first N test images only
   --val N                training images held out for validation
-                         (default: a tenth, at most 5000)
+                         (default: a tenth, at most 2000)
 
 recipe
   --epochs N             at most N epochs (default 90, the paper's)
@@ -61,7 +61,7 @@ recipe
   --patience N           validations without improvement before the rate
                          drops (default ${PAPER_PLATEAU.patience})
   --max-drops N          rate drops allowed (default ${PAPER_PLATEAU.maxDrops})
-  --validate-every N     steps between validations (default 100; 0: each epoch)
+  --validate-every N     steps between validations (default 50; 0: each epoch)
   --colour on|off        PCA colour augmentation, colour data only (default on)
   --seed N               seed of everything random (default 1)
 
@@ -142,7 +142,7 @@ export const command: Command = {
     const opened = ck ? { splits: await reopen(ck.data, seed), ref: ck.data, note: null } : await openData(v.data, model, seed);
     const trainLimit = ck ? ck.split.trainLimit : v['train-limit'] === undefined ? undefined : intFlag('train-limit', v['train-limit'], 0, 2);
     const full = trainLimit === undefined ? opened.splits.train : take(opened.splits.train, trainLimit);
-    const valCount = ck ? ck.split.val : intFlag('val', v.val, Math.min(5000, Math.floor(full.count / 10)), 1, full.count - 1);
+    const valCount = ck ? ck.split.val : intFlag('val', v.val, Math.min(2000, Math.floor(full.count / 10)), 1, full.count - 1);
     const { train: trainSet, val: valSet } = holdOut(full, valCount, seed);
     const test = take(opened.splits.test, testLimit);
     const epochs = intFlag('epochs', v.epochs, ck ? ck.config.epochs : 90);
@@ -160,7 +160,7 @@ export const command: Command = {
       },
       epochs,
       seed,
-      validateEvery: intFlag('validate-every', v['validate-every'], 100, 0),
+      validateEvery: intFlag('validate-every', v['validate-every'], 50, 0),
       colour: choiceFlag('colour', v.colour, ['on', 'off'] as const, 'on') === 'on',
       evalBatch: 250,
     };
