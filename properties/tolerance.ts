@@ -21,7 +21,7 @@
  *   or the largest |output| where that is the natural size.
  * - A chain of kernels (the whole network) adds its kernels' errors: its rtol
  *   sums C_SUM * U32 * sqrt(L) over every reduction a value passes through,
- *   forward and backward (`networkTolerance`).
+ *   forward and backward (`networkTolerances`, used by the whole-network property and `alexnet verify`).
  *
  * Nothing here is tuned per kernel: a kernel that needs more than this is wrong.
  */

@@ -87,6 +87,7 @@ class GpuJsBackend implements GpuBackend {
 
   private store(h: Handle): Store {
     own(this, h);
+    if (this.device.destroyed) fail('BackendError', `${this.name} was destroyed; its tensors are gone`);
     const s = (h as GpuHandle).store;
     if (!s) fail('BackendError', `a tensor ${shapeString(h.shape)} of ${this.name} was used after it was disposed`);
     return s!;
