@@ -40,6 +40,11 @@ export interface SubjectDef {
   readonly slow: boolean;
   /** Needs an X display for headless GL. */
   readonly gl: boolean;
+  /**
+   * Why this subject's backward kernels and training are left out unless the run
+   * is `--thorough`: they would take most of the run's time on their own.
+   */
+  readonly forwardOnly?: string;
 }
 
 export const SUBJECTS: readonly SubjectDef[] = [
@@ -50,7 +55,10 @@ export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', slow: true, gl: false },
   { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', slow: false, gl: true },
   { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', slow: false, gl: false },
-  { id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', slow: true, gl: false },
+  {
+    id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', slow: true, gl: false,
+    forwardOnly: 'TF.js cpu computes a convolution\'s filter gradient (Conv2DBackpropFilter) one output at a time over the whole batch and image, tens of seconds a call on these shapes; its backward kernels and training are measured with --thorough',
+  },
 ];
 
 export const PEERS: readonly SubjectId[] = SUBJECTS.filter((s) => s.kind === 'peer').map((s) => s.id);
@@ -59,8 +67,6 @@ export const subjectById = (id: string): SubjectDef | undefined => SUBJECTS.find
 
 export interface Plan extends PlanRecord {
   readonly subjects: readonly SubjectId[];
-  /** Subjects that only measure inference in this plan. */
-  readonly inferenceOnly: readonly SubjectId[];
   /** Longest a subject's worker may run before it is stopped and reported as failed. */
   readonly subjectTimeoutMs: number;
 }
@@ -70,9 +76,10 @@ const SGD: SgdParams = { lr: 1e-5, momentum: 0.9, weightDecay: 0.0005 };
 
 export const FULL: Plan = {
   mode: 'full',
+  thorough: false,
   seed: 1,
   inferenceBatches: [1, 16],
-  trainBatch: 8,
+  trainBatches: [1, 8],
   profileBatch: 1,
   profileBackward: true,
   warmup: 1,
@@ -80,17 +87,18 @@ export const FULL: Plan = {
   minRepeats: 2,
   budgetMs: 15_000,
   capMs: 45_000,
+  kernelCapMs: 10_000,
   sgd: SGD,
   subjects: SUBJECTS.map((s) => s.id),
-  inferenceOnly: [],
-  subjectTimeoutMs: 8 * 60_000,
+  subjectTimeoutMs: 10 * 60_000,
 };
 
 export const QUICK: Plan = {
   mode: 'quick',
+  thorough: false,
   seed: 1,
   inferenceBatches: [1],
-  trainBatch: 1,
+  trainBatches: [1],
   profileBatch: 1,
   profileBackward: false,
   warmup: 1,
@@ -98,20 +106,25 @@ export const QUICK: Plan = {
   minRepeats: 2,
   budgetMs: 2_000,
   capMs: 10_000,
+  kernelCapMs: 5_000,
   sgd: SGD,
   subjects: ['cpu', 'tfjs-wasm'],
-  inferenceOnly: [],
   subjectTimeoutMs: 60_000,
 };
 
-/** Batches a subject measures under a plan. */
-export const batchesFor = (plan: Plan, s: SubjectDef) => ({
-  inference: s.slow ? [1] : plan.inferenceBatches,
-  train: plan.inferenceOnly.includes(s.id) ? null : s.slow ? 1 : plan.trainBatch,
-  profile: plan.inferenceOnly.includes(s.id) ? null : s.slow ? 1 : plan.profileBatch,
-});
+/** Batches a subject measures under a plan, and what it leaves out and why. */
+export const batchesFor = (plan: Plan, s: SubjectDef) => {
+  const partial = s.forwardOnly !== undefined && !plan.thorough;
+  return {
+    inference: s.slow ? [1] : plan.inferenceBatches,
+    train: partial ? [] : s.slow ? [1] : plan.trainBatches,
+    profile: plan.profileBatch,
+    profileBackward: plan.profileBackward && !partial,
+    leftOut: partial ? s.forwardOnly! : null,
+  };
+};
 
 export const planRecord = (p: Plan): PlanRecord => {
-  const { subjects: _s, inferenceOnly: _i, subjectTimeoutMs: _t, ...rest } = p;
+  const { subjects: _s, subjectTimeoutMs: _t, ...rest } = p;
   return rest;
 };

@@ -53,18 +53,22 @@ export const profile = <H>(
   s: Syncer<H>,
   plan: ProfilePlan,
   progress?: (line: string) => void,
+  checkpoint?: (sofar: Profile) => void,
 ): Profile => {
   const syncTimes: number[] = [];
   const rows: KernelRow[] = [];
+  const current = (): Profile => ({ batch, syncMs: syncTimes.length >= 2 ? summarise(syncTimes) : summarise([0, 0]), kernels: [...rows] });
   for (const layer of layers) {
     try {
-      for (const c of layer.make()) timeCase(c, s, plan, rows, syncTimes, progress);
+      for (const c of layer.make()) {
+        timeCase(c, s, plan, rows, syncTimes, progress);
+        checkpoint?.(current());
+      }
     } finally {
       layer.release();
     }
   }
-  const syncMs = syncTimes.length >= 2 ? summarise(syncTimes) : summarise([0, 0]);
-  return { batch, syncMs, kernels: rows };
+  return current();
 };
 
 const timeCase = <H>(c: KernelCase<H>, s: Syncer<H>, plan: ProfilePlan, rows: KernelRow[], syncTimes: number[], progress?: (line: string) => void): void => {

@@ -48,7 +48,7 @@ export interface KernelRow {
   readonly ms: Stat | null;
   /** 2 * macs / median time, in GFLOP/s; null without macs or time. */
   readonly gflops: number | null;
-  /** The one untimed run took longer than the cap, so the kernel was not repeated. */
+  /** The one untimed run took longer than the kernel cap, so the kernel was not repeated (a lower bound, not a figure). */
   readonly overCapMs?: number;
 }
 
@@ -81,16 +81,22 @@ export interface SubjectResult {
 
 export interface PlanRecord {
   readonly mode: 'full' | 'quick';
+  /** No subject leaves out its slow parts (see plan.ts SubjectDef.forwardOnly). */
+  readonly thorough: boolean;
   readonly seed: number;
   readonly inferenceBatches: readonly number[];
-  readonly trainBatch: number;
+  readonly trainBatches: readonly number[];
   readonly profileBatch: number;
   readonly profileBackward: boolean;
   readonly warmup: number;
   readonly repeats: number;
   readonly minRepeats: number;
+  /** Per measurement: no more timed runs once this much time went on them (never below minRepeats). */
   readonly budgetMs: number;
+  /** A pass or step estimated (or found) to take longer is not timed. */
   readonly capMs: number;
+  /** A profiled kernel whose first run takes longer is not repeated. */
+  readonly kernelCapMs: number;
   readonly sgd: { readonly lr: number; readonly momentum: number; readonly weightDecay: number };
 }
 

@@ -36,7 +36,7 @@ and one context, grouped), gpu.js webasm, the CPU backend, the reference, and
 TensorFlow.js webgl (on the same headless GL), wasm and cpu: inference throughput
 at batch 1 and 16, the time and GFLOP/s of every kernel of a training step, layer
 by layer (at batch 1, each kernel timed to a sync), and training throughput
-(forward, backward, SGD update) at batch 8. The reference and TF.js cpu run at
+(forward, backward, SGD update) at batch 1 and 8. The reference and TF.js cpu run at
 batch 1 only; a measurement whose single run would exceed the cap (45 s) is
 measured at batch 1 or skipped, and the record says why. Warm-up runs first,
 then timed runs; each figure is a median with its min-max spread, and a ratio
@@ -47,6 +47,8 @@ figure that dropped more than 10% against the previous record of this machine.
                      its history defaults to bench/out/history-quick.jsonl
   --report           render the history: charts in bench/report/, tables in bench/RESULTS.md,
                      and the latest figures in README's Performance section
+  --thorough         also the parts a subject leaves out by default (TF.js cpu's backward
+                     kernels and training: their filter gradient takes minutes)
   --only IDS         measure only these subjects (comma-separated)
   --skip IDS         measure all but these subjects
   --seed N           seed for weights, inputs, labels, dropout masks (default 1)
@@ -89,7 +91,7 @@ export const parseOptions = (argv: string[]): Options | 'help' => {
       options: {
         quick: { type: 'boolean' }, report: { type: 'boolean' }, only: { type: 'string' }, skip: { type: 'string' },
         seed: { type: 'string' }, history: { type: 'string' }, 'no-history': { type: 'boolean' }, kernels: { type: 'boolean' },
-        'report-dir': { type: 'string' }, results: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'report-dir': { type: 'string' }, results: { type: 'string' }, thorough: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -112,7 +114,7 @@ export const parseOptions = (argv: string[]): Options | 'help' => {
   }
   if (!values.report && (values['report-dir'] !== undefined || values.results !== undefined)) throw new UsageError('--report-dir and --results go with --report');
   return {
-    plan: { ...base, subjects, seed },
+    plan: { ...base, subjects, seed, thorough: values.thorough ?? false },
     report: values.report ?? false,
     history: path.resolve(values.history ?? (values.quick ? DEFAULT_HISTORY.quick : DEFAULT_HISTORY.full)),
     appendHistory: !values['no-history'],
@@ -150,14 +152,17 @@ const runSubject = (id: SubjectId, plan: Plan, dir: string, paramsFile: string):
     child.stdout.on('data', relay);
     child.stderr.on('data', relay);
     let timedOut = false;
+    const started = Date.now();
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, plan.subjectTimeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const partial = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as SubjectResult) : undefined;
+      const read = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as SubjectResult) : undefined;
+      // The subject's cost as the run paid it: process start and set-up included.
+      const partial = read && { ...read, wallSeconds: (Date.now() - started) / 1000 };
       const why = timedOut ? `stopped after ${plan.subjectTimeoutMs / 60_000} minutes` : code !== 0 ? `the worker exited with code ${code}` : undefined;
       if (partial && !why) return resolve(partial);
       if (partial && partial.available) return resolve({ ...partial, skipped: [...partial.skipped, { what: 'the rest of this subject', reason: why! }] });
-      resolve({ id, label: def.label, kind: def.kind, available: false, reason: partial?.reason ?? why ?? 'the worker wrote no result', throughput: [], skipped: [], wallSeconds: 0 });
+      resolve({ id, label: def.label, kind: def.kind, available: false, reason: partial?.reason ?? why ?? 'the worker wrote no result', throughput: [], skipped: [], wallSeconds: (Date.now() - started) / 1000 });
     });
   });
 };

@@ -74,10 +74,11 @@ const main = async (): Promise<void> => {
   }
 
   /** Untimed first run (checked against the cap), the other warm-ups, then the timed runs. */
-  const measure = (kind: ThroughputKind, N: number, once: () => void, firstMs?: number): boolean => {
+  const measure = (kind: ThroughputKind, N: number, once: () => void): boolean => {
     const what = `${kind} b${N}`;
-    let first = firstMs;
-    if (first === undefined) { const t0 = now(); once(); first = now() - t0; }
+    const t0 = now();
+    once();
+    const first = now() - t0;
     if (first > plan.capMs) {
       skipped.push({ what, reason: `one untimed ${kind === 'training' ? 'step' : 'pass'} took ${secs(first)}, over the ${secs(plan.capMs)} cap` });
       log(`${what}: first run ${secs(first)}, over the cap; not timed`);
@@ -91,48 +92,42 @@ const main = async (): Promise<void> => {
     log(`${what}: ${ips.median.toFixed(3)} img/s (${secs(ms.median)} per batch, ${ms.n} runs, ${ips.min.toFixed(3)}-${ips.max.toFixed(3)})`);
     return true;
   };
+  const overCap = (what: string, estimate: number, basis: string) => {
+    skipped.push({ what, reason: `${basis}, so one ${what.startsWith('training') ? 'step' : 'pass'} would take about ${secs(estimate)}, over the ${secs(plan.capMs)} cap` });
+    log(`${what}: about ${secs(estimate)}, over the cap; not measured`);
+  };
 
   try {
-    // Inference: batch 1, then the larger batches whose estimated pass fits under the cap.
+    // 1. Inference: batch 1, then the larger batches whose pass, estimated from batch 1, fits under the cap.
     let perImageMs: number | null = null;
     for (const N of batches.inference) {
-      if (perImageMs !== null && perImageMs * N > plan.capMs) {
-        skipped.push({ what: `inference b${N}`, reason: `at ${secs(perImageMs)} an image, one pass of batch ${N} would take about ${secs(perImageMs * N)}, over the ${secs(plan.capMs)} cap` });
-        log(`inference b${N}: about ${secs(perImageMs * N)} a pass, over the cap; not measured`);
-        continue;
-      }
+      if (perImageMs !== null && perImageMs * N > plan.capMs) { overCap(`inference b${N}`, perImageMs * N, `at ${secs(perImageMs)} an image`); continue; }
       if (!measure('inference', N, driver.inference(N))) break;
       if (N === 1) perImageMs = throughput[throughput.length - 1].msPerBatch.median;
     }
 
-    // The profile, at batch 1 for every subject so that every layer has a ratio to every peer.
-    let stepEstimateMs: number | null = null;
-    let overCap: string | null = null;
-    if (batches.profile !== null) {
+    // 2. The profile, at batch 1 for every subject, so that every layer has a ratio to every peer.
+    let stepMs: number | null = null;
+    let basis = '';
+    {
       const N = batches.profile;
-      log(`profile at batch ${N} (${plan.profileBackward ? 'forward, backward and update' : 'forward'} kernels)`);
-      const { layers, syncer } = driver.profileLayers(N, plan.profileBackward);
-      prof = profile(N, layers, syncer, { warmup: plan.warmup, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs / 5, capMs: plan.capMs }, (l) => log(l));
-      finish(result(true));
-      const over = prof.kernels.find((k) => k.ms === null);
-      if (over) overCap = `its ${over.layer} ${over.kernel} (${over.pass}) alone took ${secs(over.overCapMs!)} at batch ${N}`;
-      if (plan.profileBackward && N === 1) stepEstimateMs = prof.kernels.reduce((a, k) => a + (k.ms?.median ?? k.overCapMs ?? 0), 0);
-    }
-
-    // Training at the plan's batch when a step should fit under the cap, else at batch 1.
-    if (batches.train !== null) {
-      let N = batches.train;
-      const perStep = stepEstimateMs ?? (perImageMs !== null ? 3 * perImageMs : null);
-      if (overCap) {
-        skipped.push({ what: `training b${N}`, reason: `a step cannot fit under the ${secs(plan.capMs)} cap: ${overCap}` });
-        log(`training: not measured; ${overCap}`);
-        N = 0;
-      } else if (N > 1 && perStep !== null && perStep * N > plan.capMs) {
-        skipped.push({ what: `training b${N}`, reason: `a batch-1 step takes about ${secs(perStep)}${stepEstimateMs !== null ? ' (its kernels in the profile)' : ''}, so batch ${N} would run about ${secs(perStep * N)} a step, over the ${secs(plan.capMs)} cap; measured at batch 1` });
-        log(`training b${N}: about ${secs(perStep * N)} a step; measuring batch 1`);
-        N = 1;
+      const backward = batches.profileBackward;
+      log(`profile at batch ${N} (${backward ? 'forward, backward and update' : 'forward'} kernels)`);
+      const { layers, syncer } = driver.profileLayers(N, backward);
+      prof = profile(N, layers, syncer, { warmup: plan.warmup, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs / 5, capMs: plan.kernelCapMs }, (l) => log(l), (p) => { prof = p; finish(result(true)); });
+      if (backward) {
+        // Over-cap kernels count with their single run: the estimate is then a lower bound.
+        stepMs = prof.kernels.reduce((a, k) => a + (k.ms?.median ?? k.overCapMs ?? 0), 0) / N;
+        basis = 'a batch-1 step\'s kernels take about ' + secs(stepMs) + ' in the profile';
       }
-      if (N > 0) measure('training', N, driver.training(N));
+    }
+    if (batches.leftOut) skipped.push({ what: 'backward kernels and training', reason: batches.leftOut });
+
+    // 3. Training at each batch whose step, estimated from the profile (or three forward passes), fits under the cap.
+    if (stepMs === null && perImageMs !== null) { stepMs = 3 * perImageMs; basis = `three forward passes take about ${secs(stepMs)}`; }
+    for (const N of batches.train) {
+      if (stepMs !== null && stepMs * N > plan.capMs) { overCap(`training b${N}`, stepMs * N, basis); continue; }
+      if (!measure('training', N, driver.training(N))) break;
     }
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
