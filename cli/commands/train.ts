@@ -253,7 +253,8 @@ export const command: Command = {
     const tbar = progress(`test (${crops === 10 ? 'ten crops' : 'centre crop'})`, test.count);
     const ev = evaluate(net, test, prep, { crops, batch: config.evalBatch, onProgress: (d) => tbar.update(d) });
     tbar.stop();
-    writeFileSync(join(out, 'filters.png'), filterGrid(net.parameters().get('conv1.weight')!));
+    const conv1 = net.parameters().get('conv1.weight')!;
+    writeFileSync(join(out, 'filters.png'), filterGrid(conv1, { zoom: conv1.shape[2] >= 11 ? 4 : 8, columns: 8 }));
     const last = state.history[state.history.length - 1];
     console.log(`test error on ${ev.count} images (${crops === 10 ? 'ten crops, softmax averaged' : 'centre crop'}): top-1 ${pct(ev.top1)}, top-5 ${pct(ev.top5)} (accuracy ${pct(1 - ev.top1)})`);
     if (last) console.log(`last validation: top-1 ${pct(last.valError)}; learning rate now ${state.schedule.lr}`);
