@@ -200,21 +200,21 @@ const property = <T>(name: string, arb: fc.Arbitrary<T>, runs: number, checks: (
 });
 
 const PROPERTIES: KernelProperty[] = [
-  property('conv2d', convArb, 24, (c) => {
+  property('conv2d', convArb, 16, (c) => {
     const call: Check['call'] = (b, [x, w, bias]) => [b.conv2d(x, w, bias, c.p)];
     return [{
       name: 'conv2d', inputs: [c.x, c.w, c.b], call,
       tolerance: () => [reductionTolerance(c.Cg * c.K * c.K + 1, absScale(call, [c.x, c.w, c.b]))],
     }];
   }),
-  property('conv2dGradInput', convArb, 24, (c) => {
+  property('conv2dGradInput', convArb, 16, (c) => {
     const call: Check['call'] = (b, [dy, w]) => [b.conv2dGradInput(dy, w, c.x.shape, c.p)];
     return [{
       name: 'conv2dGradInput', inputs: [c.dy, c.w], call,
       tolerance: () => [reductionTolerance(c.Fg * Math.ceil(c.K / c.p.stride) ** 2, absScale(call, [c.dy, c.w]))],
     }];
   }),
-  property('conv2dGradFilter', convArb, 24, (c) => {
+  property('conv2dGradFilter', convArb, 16, (c) => {
     const call: Check['call'] = (b, [x, dy]) => [b.conv2dGradFilter(x, dy, c.w.shape, c.p)];
     return [{
       name: 'conv2dGradFilter', inputs: [c.x, c.dy], call,
@@ -268,7 +268,7 @@ const PROPERTIES: KernelProperty[] = [
       { name: 'upload/download', inputs: [x], call: (_b, [h]) => [_b.reshape(h, x.shape)], tolerance: exact },
     ];
   }),
-  property('lrn, lrnGrad', lrnArb, 20, (c) => {
+  property('lrn, lrnGrad', lrnArb, 16, (c) => {
     const p: LrnParams = { k: c.k, n: c.n, alpha: c.alpha, beta: c.beta };
     const x = values(c.shape, c.seed);
     const dy = values(c.shape, c.seed + 1);
@@ -284,7 +284,7 @@ const PROPERTIES: KernelProperty[] = [
       },
     ];
   }),
-  property('maxPool, maxPoolGrad', poolArb, 20, (c) => {
+  property('maxPool, maxPoolGrad', poolArb, 16, (c) => {
     const grad: Check['call'] = (b, [x, dy]) => [b.maxPoolGrad(x, dy, c.p)];
     return [
       { name: 'maxPool', inputs: [c.x], call: (b, [h]) => [b.maxPool(h, c.p)], tolerance: (out) => [reductionTolerance(1, maxAbsOf(out[0]))] },
