@@ -192,16 +192,13 @@ export const command: Command = {
     const budgetMs = minutes > 0 ? minutes * 60_000 : Infinity;
     let forwardRate = NaN; // images per second through a forward pass, measured on validation
     let trainRate = NaN;
-    const testCropsFor = (remainingMs: number): 1 | 10 => {
+    const forwardMs = (images: number) => (images / (Number.isFinite(forwardRate) ? forwardRate : 3 * trainRate)) * 1000;
+    /** Ten crops unless asked otherwise or, under a budget, ten would take more than a fifth of it. */
+    const testCrops = (): 1 | 10 => {
       if (testCropsFlag !== 'auto') return Number(testCropsFlag) as 1 | 10;
-      if (!Number.isFinite(budgetMs)) return 10;
-      const rate = Number.isFinite(forwardRate) ? forwardRate : 3 * trainRate;
-      return (10 * test.count) / rate * 1000 <= Math.max(budgetMs / 5, remainingMs) ? 10 : 1;
+      return !Number.isFinite(budgetMs) || forwardMs(10 * test.count) <= budgetMs / 5 ? 10 : 1;
     };
-    const testMs = () => {
-      const rate = Number.isFinite(forwardRate) ? forwardRate : 3 * trainRate;
-      return ((testCropsFlag === '10' ? 10 : testCropsFlag === '1' ? 1 : Number.isFinite(budgetMs) ? 1 : 10) * test.count / rate) * 1000;
-    };
+    const testMs = () => forwardMs(testCrops() * test.count);
     const saveState = (s: TrainState) => {
       saveCheckpoint(ckPath, {
         spec, params: net.parameters(), velocity: net.velocities(), prep, classNames: full.classNames,
@@ -249,7 +246,7 @@ export const command: Command = {
     console.log(`training stopped after ${(state.epoch + state.step / perEpoch).toFixed(2)} epochs (${state.totalSteps} steps): ${why}`);
 
     // ---- test ------------------------------------------------------------------
-    const crops = testCropsFor(budgetMs - (Date.now() - t0));
+    const crops = testCrops();
     const tbar = progress(`test (${crops === 10 ? 'ten crops' : 'centre crop'})`, test.count);
     const ev = evaluate(net, test, prep, { crops, batch: config.evalBatch, onProgress: (d) => tbar.update(d) });
     tbar.stop();
