@@ -92,6 +92,9 @@ export const availability = (mode: GpuMode): Availability =>
 
 /** The mode a request resolves to here, and why auto-selection passed over better ones. */
 export const resolveMode = (request: GpuModeRequest): { mode: GpuMode; passedOver: string | null } => {
+  if (request !== 'auto' && !GPU_MODES.includes(request)) {
+    fail('ArgumentError', `gpu.js mode '${String(request)}' is not one of auto, ${GPU_MODES.join(', ')}`);
+  }
   if (request !== 'auto') {
     const a = availability(request);
     if (!a.available) fail('BackendError', `gpu.js mode '${request}' is not available: ${a.reason}`);
