@@ -57,7 +57,7 @@ export const profile = <H>(
 ): Profile => {
   const syncTimes: number[] = [];
   const rows: KernelRow[] = [];
-  const current = (): Profile => ({ batch, syncMs: syncTimes.length >= 2 ? summarise(syncTimes) : summarise([0, 0]), kernels: [...rows] });
+  const current = (): Profile => ({ batch, syncMs: syncTimes.length >= 2 ? summarise(syncTimes) : null, kernels: [...rows] });
   for (const layer of layers) {
     try {
       for (const c of layer.make()) {

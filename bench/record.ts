@@ -54,8 +54,8 @@ export interface KernelRow {
 
 export interface Profile {
   readonly batch: number;
-  /** What a sync costs on its own (a one-column readback of a finished result), subtracted from every kernel. */
-  readonly syncMs: Stat;
+  /** What a sync costs on its own (a one-column readback of a finished result), subtracted from every kernel; null if no kernel was repeated. */
+  readonly syncMs: Stat | null;
   readonly kernels: readonly KernelRow[];
 }
 
@@ -229,7 +229,7 @@ export const validateRecord = (r: unknown): string[] => {
     }
     if (s.throughput.length === 0 && s.skipped.length === 0) bad.push(`${where}: available but measured nothing and skipped nothing`);
     if (s.profile) {
-      if (!isStat(s.profile.syncMs)) bad.push(`${where}: profile sync cost is not a valid statistic`);
+      if (s.profile.syncMs !== null && !isStat(s.profile.syncMs)) bad.push(`${where}: profile sync cost is not a valid statistic`);
       for (const k of s.profile.kernels) {
         if (k.ms === null ? typeof k.overCapMs !== 'number' : !isStat(k.ms)) bad.push(`${where}: ${k.layer} ${k.kernel} has neither a valid time nor an over-cap note`);
         if (k.gflops !== null && !(k.macs > 0 && k.gflops > 0)) bad.push(`${where}: ${k.layer} ${k.kernel} has GFLOP/s without multiply-adds`);

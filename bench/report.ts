@@ -250,7 +250,7 @@ export const resultsMarkdown = (latest: BenchRecord, machineRecords: readonly Be
   }
   out.push('## Per kernel', '');
   for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
-    out.push(`<details><summary>${esc(s.label)}, batch ${s.profile!.batch} (sync cost ${num(s.profile!.syncMs.median)} ms subtracted)</summary>`, '', kernelTable(latest, s, 'md'), '', '</details>', '');
+    out.push(`<details><summary>${esc(s.label)}, batch ${s.profile!.batch} (sync cost ${num(s.profile!.syncMs?.median)} ms subtracted)</summary>`, '', kernelTable(latest, s, 'md'), '', '</details>', '');
   }
   out.push('## History', '', `All records of this machine (${machineRecords.length} of ${all.length} in the file), oldest first; \`+\` marks a tree with uncommitted changes.`, '', historyTable(machineRecords), '');
   return out.join('\n');

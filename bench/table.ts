@@ -109,7 +109,17 @@ export const layerTable = (r: BenchRecord, s: SubjectResult, format: Format): st
   return render(header, rows, header.map((_, c) => c > 0 && c < header.length - 1), format);
 };
 
-const kernelMs = (k: KernelRow | undefined): number | null => (k?.ms ? k.ms.median : null);
+/**
+ * The peer's time over ours for one kernel. When one side ran once over the
+ * kernel cap, its single run is a lower bound and so is (or bounds) the ratio.
+ */
+const kernelRatio = (ours: KernelRow, peer: KernelRow | undefined): string => {
+  if (!peer) return '-';
+  if (ours.ms && peer.ms) return ratio(peer.ms.median, ours.ms.median);
+  if (ours.ms && peer.overCapMs && ours.ms.median > 0) return `>${num(peer.overCapMs / ours.ms.median)}×`;
+  if (ours.overCapMs && peer.ms && peer.ms.median > 0) return `<${num(peer.ms.median / ours.overCapMs)}×`;
+  return '-';
+};
 
 export const kernelTable = (r: BenchRecord, s: SubjectResult, format: Format): string => {
   const p = s.profile!;
@@ -121,11 +131,7 @@ export const kernelTable = (r: BenchRecord, s: SubjectResult, format: Format): s
     k.ms ? num(k.ms.median) : `>${num(k.overCapMs!)} (1 run)`,
     k.ms ? `${num(k.ms.min)}–${num(k.ms.max)}` : 'over cap',
     num(k.gflops),
-    ...peers.map((id) => {
-      const o = kernelMs(k);
-      const q = kernelMs(find(id, k));
-      return o !== null && q !== null ? ratio(q, o) : '-';
-    }),
+    ...peers.map((id) => kernelRatio(k, find(id, k))),
   ]);
   return render(header, rows, header.map((_, c) => c >= 3), format);
 };
@@ -161,7 +167,7 @@ export const summaryText = (r: BenchRecord, kernels: boolean): string => {
   out.push('', 'Throughput', throughputTable(r, 'text'));
   for (const s of [...available(r)].sort((a, b) => order(a) - order(b))) {
     if (!s.profile) continue;
-    out.push('', `Per layer: ${s.label}, batch ${s.profile.batch} (each kernel timed to a sync; the sync's own ${num(s.profile.syncMs.median)} ms subtracted)`);
+    out.push('', `Per layer: ${s.label}, batch ${s.profile.batch} (each kernel timed to a sync; the sync's own ${num(s.profile.syncMs?.median)} ms subtracted)`);
     out.push(layerTable(r, s, 'text'));
     if (kernels) out.push('', `Per kernel: ${s.label}, batch ${s.profile.batch}`, kernelTable(r, s, 'text'));
   }

@@ -92,8 +92,8 @@ const main = async (): Promise<void> => {
     log(`${what}: ${ips.median.toFixed(3)} img/s (${secs(ms.median)} per batch, ${ms.n} runs, ${ips.min.toFixed(3)}-${ips.max.toFixed(3)})`);
     return true;
   };
-  const overCap = (what: string, estimate: number, basis: string) => {
-    skipped.push({ what, reason: `${basis}, so one ${what.startsWith('training') ? 'step' : 'pass'} would take about ${secs(estimate)}, over the ${secs(plan.capMs)} cap` });
+  const overCap = (what: string, N: number, estimate: number, basis: string) => {
+    skipped.push({ what, reason: `${basis}, so one ${what.startsWith('training') ? 'step' : 'pass'} of batch ${N} would take about ${secs(estimate)}, over the ${secs(plan.capMs)} cap` });
     log(`${what}: about ${secs(estimate)}, over the cap; not measured`);
   };
 
@@ -101,7 +101,7 @@ const main = async (): Promise<void> => {
     // 1. Inference: batch 1, then the larger batches whose pass, estimated from batch 1, fits under the cap.
     let perImageMs: number | null = null;
     for (const N of batches.inference) {
-      if (perImageMs !== null && perImageMs * N > plan.capMs) { overCap(`inference b${N}`, perImageMs * N, `at ${secs(perImageMs)} an image`); continue; }
+      if (perImageMs !== null && perImageMs * N > plan.capMs) { overCap(`inference b${N}`, N, perImageMs * N, `an image takes ${secs(perImageMs)}`); continue; }
       if (!measure('inference', N, driver.inference(N))) break;
       if (N === 1) perImageMs = throughput[throughput.length - 1].msPerBatch.median;
     }
@@ -126,7 +126,7 @@ const main = async (): Promise<void> => {
     // 3. Training at each batch whose step, estimated from the profile (or three forward passes), fits under the cap.
     if (stepMs === null && perImageMs !== null) { stepMs = 3 * perImageMs; basis = `three forward passes take about ${secs(stepMs)}`; }
     for (const N of batches.train) {
-      if (stepMs !== null && stepMs * N > plan.capMs) { overCap(`training b${N}`, stepMs * N, basis); continue; }
+      if (stepMs !== null && stepMs * N > plan.capMs) { overCap(`training b${N}`, N, stepMs * N, basis); continue; }
       if (!measure('training', N, driver.training(N))) break;
     }
   } catch (e) {
