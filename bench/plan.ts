@@ -3,8 +3,10 @@
  * the TensorFlow.js peers), the batches, and how many runs.
  *
  * The machine is two shared cores and a software GL renderer, so the plans are
- * sized in wall-clock time: the full run takes about 10-15 minutes, quick well
- * under one. For each subject, in order:
+ * sized in wall-clock time: every measurement stops at a few timed runs, and
+ * nothing whose single run would pass the cap is timed. The full run still takes
+ * tens of minutes here (the gpu.js subjects' training steps take 15-30 s each);
+ * quick about a minute. For each subject, in order:
  *
  * 1. inference at batch 1, then at the larger batches whose pass, estimated
  *    from batch 1, fits under `capMs`;

@@ -3,8 +3,8 @@
  * of the project and on the TensorFlow.js peers, prints the tables with a ratio
  * to each peer beside every figure, and appends one record to the history.
  *
- *   npm run bench                    the full run (about 10-15 minutes here)
- *   npm run bench -- --quick         a reduced run, under a minute
+ *   npm run bench                    the full run (25 minutes on the shared 2-core machine)
+ *   npm run bench -- --quick         a reduced run, about a minute
  *   npm run bench -- --report        charts and bench/RESULTS.md from the history
  *
  * Each subject runs in a worker process of its own (bench/worker.ts), one at a
@@ -43,7 +43,7 @@ then timed runs; each figure is a median with its min-max spread, and a ratio
 to every TF.js peer beside it. Appends one record to the history and flags any
 figure that dropped more than 10% against the previous record of this machine.
 
-  --quick            a reduced run (batch 1, few repeats, forward profile) in under a minute;
+  --quick            a reduced run (batch 1, few repeats, forward profile), about a minute;
                      its history defaults to bench/out/history-quick.jsonl
   --report           render the history: charts in bench/report/, tables in bench/RESULTS.md,
                      and the latest figures in README's Performance section
