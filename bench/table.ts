@@ -164,7 +164,7 @@ export const summaryText = (r: BenchRecord, kernels: boolean): string => {
   out.push(`AlexNet ${r.model.input.slice(1).join('x')}, ${num(r.model.macsPerImage / 1e9)} G multiply-adds per image; ${r.plan.mode} run, seed ${r.plan.seed}, commit ${r.commit}${r.dirty ? ' (with uncommitted changes)' : ''}`);
   out.push(machineLine(r));
   out.push(`each figure: median of timed runs after ${r.plan.warmup} warm-up run(s); min–max beside it; ratios: times as fast as the peer`);
-  out.push('', 'Throughput', throughputTable(r, 'text'));
+  out.push('', 'Throughput', r.subjects.some((s) => s.available && s.throughput.length > 0) ? throughputTable(r, 'text') : '(no subject measured any throughput; see below)');
   for (const s of [...available(r)].sort((a, b) => order(a) - order(b))) {
     if (!s.profile) continue;
     out.push('', `Per layer: ${s.label}, batch ${s.profile.batch} (each kernel timed to a sync; the sync's own ${num(s.profile.syncMs?.median)} ms subtracted)`);
