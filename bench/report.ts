@@ -91,7 +91,7 @@ export const throughputChart = (records: readonly BenchRecord[]): string => {
   const plotW = 520;
   const top0 = 64;
   const W = left + plotW + 40 + Math.max(...ids.map((id) => textWidth(label(id))), 100);
-  const body: string[] = [`<text x="${left}" y="22" font-size="14" font-weight="bold" ${FONT}>AlexNet 227x227 throughput per commit (images/s, median; bars: min–max)</text>`];
+  const body: string[] = [`<text x="${left}" y="22" font-size="14" font-weight="bold" ${FONT}>AlexNet 227x227 throughput per commit (images/s, median; bars: min–max; load = 1-minute load average at the start)</text>`];
   const xOf = (i: number) => left + (records.length === 1 ? plotW / 2 : (i / (records.length - 1)) * plotW);
   keys.forEach((key, p) => {
     const top = top0 + p * (panelH + 64);
@@ -100,7 +100,8 @@ export const throughputChart = (records: readonly BenchRecord[]): string => {
     body.push(`<text x="${left}" y="${top - 8}" font-size="12" font-weight="bold" ${FONT}>${esc(key)}</text>`);
     body.push(...yAxis(a, left, top, panelH, plotW, 'img/s'));
     records.forEach((r, i) => body.push(`<text x="${xOf(i)}" y="${top + panelH + 14}" font-size="9" text-anchor="middle" ${FONT}>${esc(r.commit.slice(0, 7))}</text>`
-      + `<text x="${xOf(i)}" y="${top + panelH + 26}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(r.date.slice(5, 16).replace('T', ' '))}</text>`));
+      + `<text x="${xOf(i)}" y="${top + panelH + 26}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(r.date.slice(5, 16).replace('T', ' '))}</text>`
+      + `<text x="${xOf(i)}" y="${top + panelH + 38}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(`load ${r.machine.load.start}`)}</text>`));
     for (const id of ids) {
       const pts = records.flatMap((r, i) => {
         const t = r.subjects.find((s) => s.id === id)?.throughput.find((x) => throughputKey(x.kind, x.batch) === key);

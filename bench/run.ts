@@ -3,7 +3,7 @@
  * of the project and on the TensorFlow.js peers, prints the tables with a ratio
  * to each peer beside every figure, and appends one record to the history.
  *
- *   npm run bench                    the full run (25 minutes on the shared 2-core machine)
+ *   npm run bench                    the full run (18-25 minutes on the shared 2-core machine)
  *   npm run bench -- --quick         a reduced run, about a minute
  *   npm run bench -- --report        charts and bench/RESULTS.md from the history
  *
