@@ -43,8 +43,9 @@ export const makePlacement = async (id: SubjectId): Promise<{ placement: Placeme
   if (id === 'cpu') {
     const cpu = await loadFactory<(name?: string) => Backend>('../backends/cpu/index.ts', 'createCpuBackend');
     if ('reason' in cpu) return cpu;
-    const be = cpu.create('cpu');
-    return { placement: [be], detail: `${be.name} backend (float32, WebAssembly SIMD matrix products, one thread), one context, grouped convolutions` };
+    const be = cpu.create('cpu') as Backend & { readonly threads?: number };
+    const threads = be.threads ?? 1;
+    return { placement: [be], detail: `${be.name} backend (float32, WebAssembly SIMD matrix products, ${threads} thread${threads === 1 ? '' : 's'}: set ALEXNET_CPU_THREADS), one context, grouped convolutions` };
   }
   const gpu = await loadFactory<GpuFactory>('../backends/gpujs/index.ts', 'createGpuBackend');
   if ('reason' in gpu) return gpu;

@@ -53,7 +53,7 @@ export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts (one per tower)', kind: 'ours', slow: false, gl: true },
   { id: 'gpujs-gl-1ctx', label: 'gpu.js headlessgl, 1 context (grouped)', kind: 'ours', slow: false, gl: true },
   { id: 'gpujs-webasm', label: 'gpu.js webasm, 1 context (grouped)', kind: 'ours', slow: false, gl: false },
-  { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products), 1 context (grouped)', kind: 'ours', slow: false, gl: false },
+  { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products, a thread per core), 1 context (grouped)', kind: 'ours', slow: false, gl: false },
   { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', slow: true, gl: false },
   { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', slow: false, gl: true },
   { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', slow: false, gl: false },

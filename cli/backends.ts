@@ -17,7 +17,7 @@ export type BackendChoice = (typeof BACKENDS)[number];
 
 export interface Chosen {
   readonly placement: Backend[];
-  /** In words: "cpu (fast CPU backend), 1 context". */
+  /** In words: "cpu (2 threads), one context (grouped towers)". */
   readonly description: string;
   /** Why 'auto' passed over better backends (null if it did not). */
   readonly note: string | null;
@@ -36,10 +36,11 @@ const loadGpu = async (): Promise<{ make: Maker } | { reason: string }> => {
   }
 };
 
-const loadCpu = async (): Promise<{ make: Maker } | { reason: string }> => {
+const loadCpu = async (): Promise<{ make: Maker; label: string } | { reason: string }> => {
   try {
     const m = await import('../backends/cpu/index.ts');
-    return { make: (name) => m.createCpuBackend(name) };
+    const threads = m.defaultThreadCount();
+    return { make: (name) => m.createCpuBackend({ name, threads }), label: `cpu (${threads} thread${threads === 1 ? '' : 's'})` };
   } catch (e) {
     return { reason: `the fast CPU backend did not load (${(e as Error).message})` };
   }
@@ -63,11 +64,11 @@ export const chooseBackend = async (choice: BackendChoice, towers: 1 | 2): Promi
   if (choice === 'cpu') {
     const c = await loadCpu();
     if ('reason' in c) throw new AlexnetFailure(backendError(c.reason));
-    return build('cpu', c.make, null);
+    return build(c.label, c.make, null);
   }
   const g = await loadGpu();
   if ('make' in g) return build('gpu.js headlessgl', g.make, null);
   const c = await loadCpu();
-  if ('make' in c) return build('cpu', c.make, `gpu.js not used: ${g.reason}`);
+  if ('make' in c) return build(c.label, c.make, `gpu.js not used: ${g.reason}`);
   return build('reference', (n) => createReferenceBackend(n), `gpu.js not used: ${g.reason}; ${c.reason}; using the reference backend`);
 };

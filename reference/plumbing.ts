@@ -3,15 +3,18 @@
  * channel axis (how the two towers' maps are joined where a layer reads both),
  * and elementwise addition (where gradients from two consumers meet).
  */
-import { allocate, Tensor } from '../core/tensor.ts';
+import { allocate, type DType, Tensor } from '../core/tensor.ts';
+
+/** Where a result's values go: fresh memory of the input's dtype unless a backend brings its own. */
+type Allocator = (dtype: DType, n: number) => Float32Array | Float64Array;
 
 /** [N, C_i, ...] for each input -> [N, sum C_i, ...]. */
-export const concat = (xs: readonly Tensor[]): Tensor => {
+export const concat = (xs: readonly Tensor[], alloc: Allocator = allocate): Tensor => {
   const N = xs[0].shape[0];
   const rest = xs[0].shape.slice(2);
   const inner = rest.reduce((a, b) => a * b, 1);
   const C = xs.reduce((s, x) => s + x.shape[1], 0);
-  const y = allocate(xs[0].dtype, N * C * inner);
+  const y = alloc(xs[0].dtype, N * C * inner);
   for (let n = 0; n < N; n++) {
     let c0 = 0;
     for (const x of xs) {
@@ -24,10 +27,10 @@ export const concat = (xs: readonly Tensor[]): Tensor => {
 };
 
 /** Channels [start, start + count) of axis 1. */
-export const slice = (x: Tensor, start: number, count: number): Tensor => {
+export const slice = (x: Tensor, start: number, count: number, alloc: Allocator = allocate): Tensor => {
   const [N, C, ...rest] = x.shape;
   const inner = rest.reduce((a, b) => a * b, 1);
-  const y = allocate(x.dtype, N * count * inner);
+  const y = alloc(x.dtype, N * count * inner);
   for (let n = 0; n < N; n++) {
     y.set(x.data.subarray((n * C + start) * inner, (n * C + start + count) * inner), n * count * inner);
   }

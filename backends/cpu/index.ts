@@ -1,149 +1,111 @@
 /**
  * A fast CPU backend: the same kernels as the reference, in float32, with
- * convolutions lowered to matrix products (im2col / col2im). The products run
- * in a WebAssembly SIMD kernel (./gemm.wat, through ./simd.ts), with plain
- * contiguous loops (./gemm.ts) for shapes too small to pay for the copies.
- * LRN runs over whole channel planes (./lrn.ts), the element-wise kernels as
- * tight loops (./pointwise.ts). Single-threaded. It is held to the reference
- * by properties/cpu-backend.test.ts.
+ * convolutions lowered to matrix products (im2col / col2im, ./conv.ts). The
+ * products run in a WebAssembly SIMD kernel (./gemm.wat, through ./simd.ts),
+ * with plain contiguous loops (./gemm.ts) for shapes too small to pay for the
+ * copies. LRN runs over whole channel planes (./lrn.ts), the element-wise
+ * kernels as tight loops (./pointwise.ts). The convolutions, LRN, ReLU,
+ * pooling and the update share their work between threads, one per core
+ * (./threads.ts); the fully connected layers, small at these batch sizes, stay
+ * on the calling thread. It is held to the reference by
+ * properties/cpu-backend.test.ts, and two threads to one by
+ * properties/cpu-threads.test.ts.
  */
 import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
-import { outSize, own } from '../../core/backend.ts';
+import { own } from '../../core/backend.ts';
 import { type Shape, sizeOf, Tensor } from '../../core/tensor.ts';
 import { biasGrad } from '../../reference/conv.ts';
 import { add, concat, slice } from '../../reference/plumbing.ts';
 import { softmaxCrossEntropy } from '../../reference/softmax.ts';
+import { geometry } from './conv.ts';
 import type { F32 } from './gemm.ts';
-import { lrnBackward, lrnForward } from './lrn.ts';
-import { maxPoolBackward, maxPoolForward, multiply, poolShape, reluBackward, reluForward, sgd } from './pointwise.ts';
+import { multiply, poolShape } from './pointwise.ts';
 import { simdGemmNN as gemmNN, simdGemmNT as gemmNT, simdGemmTN as gemmTN } from './simd.ts';
+import { defaultThreadCount, sharedF32, type Threads, threadsFor } from './threads.ts';
 
 class CpuHandle implements Handle {
   constructor(readonly owner: CpuBackend, readonly tensor: Tensor) {}
   get shape(): Shape { return this.tensor.shape; }
 }
 
-interface ConvGeometry {
-  N: number; C: number; H: number; W: number; F: number; K: number;
-  OH: number; OW: number; Cg: number; Fg: number; G: number;
-  /** Rows of the unfolded input (Cg * K * K) and its columns (OH * OW). */
-  rows: number; cols: number;
+/** Element-wise kernels smaller than this are not worth a message to another thread. */
+const SPLIT_ELEMENTS = 1 << 16;
+
+export interface CpuOptions {
+  /** Shown in errors and transfer logs (default 'cpu'). */
+  readonly name?: string;
+  /** Threads to share each batch between (default ALEXNET_CPU_THREADS, else one per core, at most 8). */
+  readonly threads?: number;
 }
 
-const geometry = (xShape: Shape, wShape: Shape, p: ConvParams): ConvGeometry => {
-  const [N, C, H, W] = xShape;
-  const [F, Cg, K] = wShape;
-  const OH = outSize(H, K, p.stride, p.pad);
-  const OW = outSize(W, K, p.stride, p.pad);
-  return { N, C, H, W, F, K, OH, OW, Cg, Fg: F / p.groups, G: p.groups, rows: Cg * K * K, cols: OH * OW };
-};
-
-/** Unfolds the receptive fields of Cg channels of one image (from x0) into col [Cg*K*K, OH*OW]. */
-const im2col = (x: F32, x0: number, g: ConvGeometry, p: ConvParams, col: F32): void => {
-  const { H, W, K, OH, OW, Cg, cols } = g;
-  let r = 0;
-  for (let c = 0; c < Cg; c++)
-    for (let ky = 0; ky < K; ky++)
-      for (let kx = 0; kx < K; kx++, r++) {
-        const base = r * cols;
-        for (let oy = 0; oy < OH; oy++) {
-          const iy = oy * p.stride - p.pad + ky;
-          const row = base + oy * OW;
-          if (iy < 0 || iy >= H) { col.fill(0, row, row + OW); continue; }
-          const src = x0 + (c * H + iy) * W;
-          for (let ox = 0; ox < OW; ox++) {
-            const ix = ox * p.stride - p.pad + kx;
-            col[row + ox] = ix >= 0 && ix < W ? x[src + ix] : 0;
-          }
-        }
-      }
-};
-
-/** The adjoint of im2col: adds every column entry back to the input pixel it came from. */
-const col2im = (col: F32, g: ConvGeometry, p: ConvParams, dx: F32, x0: number): void => {
-  const { H, W, K, OH, OW, Cg, cols } = g;
-  let r = 0;
-  for (let c = 0; c < Cg; c++)
-    for (let ky = 0; ky < K; ky++)
-      for (let kx = 0; kx < K; kx++, r++) {
-        const base = r * cols;
-        for (let oy = 0; oy < OH; oy++) {
-          const iy = oy * p.stride - p.pad + ky;
-          if (iy < 0 || iy >= H) continue;
-          const dst = x0 + (c * H + iy) * W;
-          const row = base + oy * OW;
-          for (let ox = 0; ox < OW; ox++) {
-            const ix = ox * p.stride - p.pad + kx;
-            if (ix >= 0 && ix < W) dx[dst + ix] += col[row + ox];
-          }
-        }
-      }
-};
-
 export class CpuBackend implements Backend {
-  /** One scratch buffer for unfolded inputs, grown on demand. */
-  private scratch = new Float32Array(0);
+  readonly name: string;
+  private readonly pool: Threads;
 
-  constructor(readonly name = 'cpu') {}
+  constructor(opts: CpuOptions = {}) {
+    this.name = opts.name ?? 'cpu';
+    const n = opts.threads ?? defaultThreadCount();
+    if (!Number.isInteger(n) || n < 1) throw new Error(`cpu backend: threads must be a whole number of at least 1, not ${n}`);
+    this.pool = threadsFor(n);
+  }
+
+  /** How many threads share each batch. */
+  get threads(): number { return this.pool.count; }
 
   private t(h: Handle): Tensor { own(this, h); return (h as CpuHandle).tensor; }
   private f(h: Handle): F32 { return this.t(h).data as F32; }
-  private h(t: Tensor): Handle { return new CpuHandle(this, t.as('float32')); }
-  private col(size: number): F32 {
-    if (this.scratch.length < size) this.scratch = new Float32Array(size);
-    return this.scratch;
+  /** Wraps a tensor, in float32 and, when other threads may read it, in shared memory. */
+  private h(t: Tensor): Handle {
+    const f = t.as('float32');
+    if (this.pool.count === 1 || f.data.buffer instanceof SharedArrayBuffer) return new CpuHandle(this, f);
+    const data = this.alloc(f.size);
+    data.set(f.data);
+    return new CpuHandle(this, Tensor.trusted(f.shape, data));
   }
+  private alloc(n: number): F32 { return this.pool.count === 1 ? new Float32Array(n) : sharedF32(n); }
+  private make(shape: Shape, data: F32): Handle { return new CpuHandle(this, Tensor.trusted(shape, data)); }
 
   upload(t: Tensor): Handle { return this.h(t); }
-  download(h: Handle): Tensor { return this.t(h); }
+  /** The caller gets its own copy in ordinary memory when the data is shared between threads. */
+  download(h: Handle): Tensor {
+    const t = this.t(h);
+    return t.data.buffer instanceof SharedArrayBuffer ? Tensor.trusted(t.shape, Float32Array.from(t.data)) : t;
+  }
   dispose(h: Handle): void { own(this, h); }
   liveCount(): number { return 0; }
 
-  reshape(x: Handle, shape: Shape): Handle { return this.h(Tensor.trusted(shape, this.t(x).data)); }
-  concat(xs: readonly Handle[]): Handle { return this.h(concat(xs.map((x) => this.t(x)))); }
-  slice(x: Handle, start: number, count: number): Handle { return this.h(slice(this.t(x), start, count)); }
+  reshape(x: Handle, shape: Shape): Handle { return this.make(shape, this.f(x)); }
+  private readonly allocFor = (_: unknown, n: number): F32 => this.alloc(n);
+  concat(xs: readonly Handle[]): Handle { return this.h(concat(xs.map((x) => this.t(x)), this.allocFor)); }
+  slice(x: Handle, start: number, count: number): Handle { return this.h(slice(this.t(x), start, count, this.allocFor)); }
   add(a: Handle, b: Handle): Handle { return this.h(add(this.t(a), this.t(b))); }
 
   conv2d(x: Handle, w: Handle, b: Handle, p: ConvParams): Handle {
     const g = geometry(x.shape, w.shape, p);
-    const [xs, ws, bs] = [this.f(x), this.f(w), this.f(b)];
-    const y = new Float32Array(g.N * g.F * g.cols);
-    const col = this.col(g.rows * g.cols);
-    for (let n = 0; n < g.N; n++)
-      for (let gi = 0; gi < g.G; gi++) {
-        im2col(xs, (n * g.C + gi * g.Cg) * g.H * g.W, g, p, col);
-        const y0 = (n * g.F + gi * g.Fg) * g.cols;
-        for (let f = 0; f < g.Fg; f++) y.fill(bs[gi * g.Fg + f], y0 + f * g.cols, y0 + (f + 1) * g.cols);
-        gemmNN(g.Fg, g.cols, g.rows, ws, gi * g.Fg * g.rows, col, 0, y, y0);
-      }
-    return this.h(Tensor.trusted([g.N, g.F, g.OH, g.OW], y));
+    const y = this.alloc(g.N * g.F * g.cols);
+    this.pool.run('conv', { x: this.f(x), w: this.f(w), b: this.f(b), y, g }, g.N);
+    return this.make([g.N, g.F, g.OH, g.OW], y);
   }
 
   conv2dGradInput(dy: Handle, w: Handle, xShape: Shape, p: ConvParams): Handle {
     const g = geometry(xShape, w.shape, p);
-    const [dys, ws] = [this.f(dy), this.f(w)];
-    const dx = new Float32Array(sizeOf(xShape));
-    const col = this.col(g.rows * g.cols);
-    for (let n = 0; n < g.N; n++)
-      for (let gi = 0; gi < g.G; gi++) {
-        col.fill(0, 0, g.rows * g.cols);
-        gemmTN(g.rows, g.cols, g.Fg, ws, gi * g.Fg * g.rows, dys, (n * g.F + gi * g.Fg) * g.cols, col, 0);
-        col2im(col, g, p, dx, (n * g.C + gi * g.Cg) * g.H * g.W);
-      }
-    return this.h(Tensor.trusted(xShape, dx));
+    const dx = this.alloc(sizeOf(xShape));
+    this.pool.run('convGradInput', { dy: this.f(dy), w: this.f(w), dx, g }, g.N);
+    return this.make(xShape, dx);
   }
 
+  /** Each share adds its images' gradient into its own buffer; the buffers are summed in share order. */
   conv2dGradFilter(x: Handle, dy: Handle, wShape: Shape, p: ConvParams): Handle {
     const g = geometry(x.shape, wShape, p);
-    const [xs, dys] = [this.f(x), this.f(dy)];
-    const dw = new Float32Array(sizeOf(wShape));
-    const col = this.col(g.rows * g.cols);
-    for (let n = 0; n < g.N; n++)
-      for (let gi = 0; gi < g.G; gi++) {
-        im2col(xs, (n * g.C + gi * g.Cg) * g.H * g.W, g, p, col);
-        gemmNT(g.Fg, g.rows, g.cols, dys, (n * g.F + gi * g.Fg) * g.cols, col, 0, dw, gi * g.Fg * g.rows);
-      }
-    return this.h(Tensor.trusted(wShape, dw));
+    const shares = this.pool.sharesFor(g.N);
+    const partials = Array.from({ length: shares }, () => this.alloc(sizeOf(wShape)));
+    this.pool.run('convGradFilter', { x: this.f(x), dy: this.f(dy), partials, g }, g.N, shares);
+    const dw = partials[0];
+    for (let s = 1; s < shares; s++) {
+      const part = partials[s];
+      for (let i = 0; i < dw.length; i++) dw[i] += part[i];
+    }
+    return this.make(wShape, dw);
   }
 
   biasGrad(dy: Handle): Handle { return this.h(biasGrad(this.t(dy))); }
@@ -152,47 +114,88 @@ export class CpuBackend implements Backend {
     const [N, K] = x.shape;
     const M = w.shape[0];
     const bs = this.f(b);
-    const y = new Float32Array(N * M);
+    const y = this.alloc(N * M);
     for (let n = 0; n < N; n++) y.set(bs, n * M);
     gemmNT(N, M, K, this.f(x), 0, this.f(w), 0, y, 0);
-    return this.h(Tensor.trusted([N, M], y));
+    return this.make([N, M], y);
   }
 
   linearGradInput(dy: Handle, w: Handle): Handle {
     const [N, M] = dy.shape;
     const K = w.shape[1];
-    const dx = new Float32Array(N * K);
+    const dx = this.alloc(N * K);
     gemmNN(N, K, M, this.f(dy), 0, this.f(w), 0, dx, 0);
-    return this.h(Tensor.trusted([N, K], dx));
+    return this.make([N, K], dx);
   }
 
   linearGradWeight(x: Handle, dy: Handle): Handle {
     const [N, K] = x.shape;
     const M = dy.shape[1];
-    const dw = new Float32Array(M * K);
+    const dw = this.alloc(M * K);
     gemmTN(M, K, N, this.f(dy), 0, this.f(x), 0, dw, 0);
-    return this.h(Tensor.trusted([M, K], dw));
+    return this.make([M, K], dw);
   }
 
-  private make(shape: Shape, data: F32): Handle { return new CpuHandle(this, Tensor.trusted(shape, data)); }
+  /** Shares for an element-wise kernel over `n` elements: one unless it is big enough to split. */
+  private elementShares(n: number): number { return n >= SPLIT_ELEMENTS ? this.pool.sharesFor(n) : 1; }
 
-  relu(x: Handle): Handle { return this.make(x.shape, reluForward(this.f(x))); }
-  reluGrad(y: Handle, dy: Handle): Handle { return this.make(y.shape, reluBackward(this.f(y), this.f(dy))); }
-  lrn(x: Handle, p: LrnParams): Handle { return this.make(x.shape, lrnForward(this.f(x), x.shape, p)); }
-  lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle { return this.make(x.shape, lrnBackward(this.f(x), this.f(dy), x.shape, p)); }
-  maxPool(x: Handle, p: PoolParams): Handle { return this.make(poolShape(x.shape, p), maxPoolForward(this.f(x), x.shape, p)); }
-  maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle { return this.make(x.shape, maxPoolBackward(this.f(x), this.f(dy), x.shape, p)); }
-  dropout(x: Handle, mask: Handle): Handle { return this.make(x.shape, multiply(this.f(x), this.f(mask))); }
-  dropoutGrad(dy: Handle, mask: Handle): Handle { return this.make(dy.shape, multiply(this.f(dy), this.f(mask))); }
+  relu(x: Handle): Handle {
+    const xs = this.f(x);
+    const y = this.alloc(xs.length);
+    this.pool.run('relu', { x: xs, y }, xs.length, this.elementShares(xs.length));
+    return this.make(x.shape, y);
+  }
+  reluGrad(y: Handle, dy: Handle): Handle {
+    const ys = this.f(y);
+    const dx = this.alloc(ys.length);
+    this.pool.run('reluGrad', { y: ys, dy: this.f(dy), dx }, ys.length, this.elementShares(ys.length));
+    return this.make(y.shape, dx);
+  }
+  lrn(x: Handle, p: LrnParams): Handle {
+    const xs = this.f(x);
+    const y = this.alloc(xs.length);
+    this.pool.run('lrn', { x: xs, y, shape: x.shape, p }, x.shape[0], this.batchShares(x.shape[0], xs.length));
+    return this.make(x.shape, y);
+  }
+  lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle {
+    const xs = this.f(x);
+    const dx = this.alloc(xs.length);
+    this.pool.run('lrnGrad', { x: xs, dy: this.f(dy), dx, shape: x.shape, p }, x.shape[0], this.batchShares(x.shape[0], xs.length));
+    return this.make(x.shape, dx);
+  }
+  maxPool(x: Handle, p: PoolParams): Handle {
+    const shape = poolShape(x.shape, p);
+    const y = this.alloc(sizeOf(shape));
+    const planes = x.shape[0] * x.shape[1];
+    this.pool.run('maxPool', { x: this.f(x), y, shape: x.shape, p }, planes, this.batchShares(planes, sizeOf(x.shape)));
+    return this.make(shape, y);
+  }
+  maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle {
+    const dx = this.alloc(sizeOf(x.shape));
+    const planes = x.shape[0] * x.shape[1];
+    this.pool.run('maxPoolGrad', { x: this.f(x), dy: this.f(dy), dx, shape: x.shape, p }, planes, this.batchShares(planes, dx.length));
+    return this.make(x.shape, dx);
+  }
+  /** Shares over `units` (images or planes) of a kernel touching `elements` values. */
+  private batchShares(units: number, elements: number): number { return elements >= SPLIT_ELEMENTS ? this.pool.sharesFor(units) : 1; }
+
+  dropout(x: Handle, mask: Handle): Handle { return this.h(Tensor.trusted(x.shape, multiply(this.f(x), this.f(mask)))); }
+  dropoutGrad(dy: Handle, mask: Handle): Handle { return this.h(Tensor.trusted(dy.shape, multiply(this.f(dy), this.f(mask)))); }
 
   softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult {
     const r = softmaxCrossEntropy(this.t(logits), labels);
     return { loss: r.loss, probs: this.h(r.probs), dlogits: this.h(r.dlogits) };
   }
   sgdUpdate(w: Handle, v: Handle, g: Handle, p: SgdParams): { w: Handle; v: Handle } {
-    const r = sgd(this.f(w), this.f(v), this.f(g), p);
-    return { w: this.make(w.shape, r.w), v: this.make(v.shape, r.v) };
+    const ws = this.f(w);
+    const [wn, vn] = [this.alloc(ws.length), this.alloc(ws.length)];
+    this.pool.run('sgd', { w: ws, v: this.f(v), g: this.f(g), wn, vn, p }, ws.length, this.elementShares(ws.length));
+    return { w: this.make(w.shape, wn), v: this.make(v.shape, vn) };
   }
 }
 
-export const createCpuBackend = (name?: string): Backend => new CpuBackend(name);
+export { defaultThreadCount } from './threads.ts';
+
+/** A CPU backend; `createCpuBackend('cpu1')` names it, or pass options. */
+export const createCpuBackend = (opts?: string | CpuOptions): CpuBackend =>
+  new CpuBackend(typeof opts === 'string' ? { name: opts } : opts);

@@ -1,7 +1,8 @@
 /**
  * LRN (paper section 3.3) vectorised over each channel plane: the window sums
  * run over whole planes at a time, so the inner loops are contiguous. Same
- * formulas as reference/lrn.ts.
+ * formulas as reference/lrn.ts. Each works on images [lo, hi) of the batch and
+ * writes into the caller's output, so threads can share a batch.
  */
 import type { LrnParams } from '../../core/backend.ts';
 import type { F32 } from './gemm.ts';
@@ -26,29 +27,26 @@ const windowSums = (a: F32, a0: number, C: number, plane: number, p: LrnParams, 
 const powNegBeta = (beta: number): ((s: number) => number) =>
   beta === 0.75 ? (s) => { const r = Math.sqrt(s); return 1 / (r * Math.sqrt(r)); } : (s) => Math.pow(s, -beta);
 
-export const lrnForward = (x: F32, shape: readonly number[], p: LrnParams): F32 => {
+export const lrnForward = (x: F32, y: F32, shape: readonly number[], p: LrnParams, lo: number, hi: number): void => {
   const [N, C] = shape;
   const plane = x.length / (N * C);
-  const y = new Float32Array(x.length);
   const s = new Float32Array(C * plane);
   const pw = powNegBeta(p.beta);
-  for (let n = 0; n < N; n++) {
+  for (let n = lo; n < hi; n++) {
     const x0 = n * C * plane;
     windowSums(x, x0, C, plane, p, s);
     for (let i = 0; i < C * plane; i++) y[x0 + i] = x[x0 + i] * pw(s[i]);
   }
-  return y;
 };
 
-export const lrnBackward = (x: F32, dy: F32, shape: readonly number[], p: LrnParams): F32 => {
+export const lrnBackward = (x: F32, dy: F32, dx: F32, shape: readonly number[], p: LrnParams, lo: number, hi: number): void => {
   const [N, C] = shape;
   const plane = x.length / (N * C);
   const half = Math.floor(p.n / 2);
-  const dx = new Float32Array(x.length);
   const s = new Float32Array(C * plane);
   const t = new Float32Array(C * plane);
   const pw = powNegBeta(p.beta);
-  for (let n = 0; n < N; n++) {
+  for (let n = lo; n < hi; n++) {
     const x0 = n * C * plane;
     windowSums(x, x0, C, plane, p, s);
     // t[i] = dy[i] * a[i] * s[i]^(-beta - 1); dx[m] = dy[m] s[m]^-beta - 2 alpha beta a[m] sum_{i in W(m)} t[i]
@@ -66,5 +64,4 @@ export const lrnBackward = (x: F32, dy: F32, shape: readonly number[], p: LrnPar
       }
     }
   }
-  return dx;
 };

@@ -1,22 +1,20 @@
 /**
  * ReLU, max-pooling and the SGD update as tight loops over Float32Arrays (the
  * reference's versions go through a callback per element). Same definitions
- * as reference/relu.ts, reference/pool.ts and reference/sgd.ts.
+ * as reference/relu.ts, reference/pool.ts and reference/sgd.ts. The ReLU and
+ * pooling loops work on a range [lo, hi) (of elements, or of channel planes)
+ * and write into the caller's output, so threads can share the work.
  */
 import type { PoolParams, SgdParams } from '../../core/backend.ts';
 import { outSize } from '../../core/backend.ts';
 import type { F32 } from './gemm.ts';
 
-export const reluForward = (x: F32): F32 => {
-  const y = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
-  return y;
+export const reluForward = (x: F32, y: F32, lo: number, hi: number): void => {
+  for (let i = lo; i < hi; i++) y[i] = x[i] > 0 ? x[i] : 0;
 };
 
-export const reluBackward = (y: F32, dy: F32): F32 => {
-  const dx = new Float32Array(y.length);
-  for (let i = 0; i < y.length; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
-  return dx;
+export const reluBackward = (y: F32, dy: F32, dx: F32, lo: number, hi: number): void => {
+  for (let i = lo; i < hi; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
 };
 
 export const multiply = (a: F32, b: F32): F32 => {
@@ -31,15 +29,15 @@ export const poolShape = (shape: readonly number[], p: PoolParams): number[] => 
 };
 
 /**
- * For every window, the flat input index of its first maximum (row-major, so
- * ties go to the first, as in the reference).
+ * For every window of planes [lo, hi) (a plane is one channel of one image),
+ * the flat input index of its first maximum (row-major, so ties go to the
+ * first, as in the reference), handed to `use` with the window's output index.
  */
-const argmaxes = (x: F32, shape: readonly number[], p: PoolParams): Int32Array => {
-  const [N, C, H, W] = shape;
+const eachArgmax = (x: F32, shape: readonly number[], p: PoolParams, lo: number, hi: number, use: (o: number, at: number) => void): void => {
+  const [, , H, W] = shape;
   const [, , OH, OW] = poolShape(shape, p);
-  const arg = new Int32Array(N * C * OH * OW);
-  let o = 0;
-  for (let nc = 0; nc < N * C; nc++)
+  let o = lo * OH * OW;
+  for (let nc = lo; nc < hi; nc++)
     for (let oy = 0; oy < OH; oy++)
       for (let ox = 0; ox < OW; ox++, o++) {
         let best = -Infinity;
@@ -50,34 +48,23 @@ const argmaxes = (x: F32, shape: readonly number[], p: PoolParams): Int32Array =
             if (x[row + kx] > best) { best = x[row + kx]; at = row + kx; }
           }
         }
-        arg[o] = at;
+        use(o, at);
       }
-  return arg;
 };
 
-export const maxPoolForward = (x: F32, shape: readonly number[], p: PoolParams): F32 => {
-  const arg = argmaxes(x, shape, p);
-  const y = new Float32Array(arg.length);
-  for (let o = 0; o < arg.length; o++) y[o] = x[arg[o]];
-  return y;
-};
+export const maxPoolForward = (x: F32, y: F32, shape: readonly number[], p: PoolParams, lo: number, hi: number): void =>
+  eachArgmax(x, shape, p, lo, hi, (o, at) => { y[o] = x[at]; });
 
-export const maxPoolBackward = (x: F32, dy: F32, shape: readonly number[], p: PoolParams): F32 => {
-  const arg = argmaxes(x, shape, p);
-  const dx = new Float32Array(x.length);
-  for (let o = 0; o < arg.length; o++) dx[arg[o]] += dy[o];
-  return dx;
-};
+/** Routes each window's gradient to its maximum (dx zeroed by the caller; windows of one plane stay in that plane). */
+export const maxPoolBackward = (x: F32, dy: F32, dx: F32, shape: readonly number[], p: PoolParams, lo: number, hi: number): void =>
+  eachArgmax(x, shape, p, lo, hi, (o, at) => { dx[at] += dy[o]; });
 
-/** v <- momentum v - weightDecay lr w - lr g ; w <- w + v (paper section 5). */
-export const sgd = (w: F32, v: F32, g: F32, p: SgdParams): { w: F32; v: F32 } => {
-  const wn = new Float32Array(w.length);
-  const vn = new Float32Array(w.length);
+/** v <- momentum v - weightDecay lr w - lr g ; w <- w + v (paper section 5), for elements [lo, hi). */
+export const sgd = (w: F32, v: F32, g: F32, wn: F32, vn: F32, p: SgdParams, lo: number, hi: number): void => {
   const decay = p.weightDecay * p.lr;
-  for (let i = 0; i < w.length; i++) {
+  for (let i = lo; i < hi; i++) {
     const vi = p.momentum * v[i] - decay * w[i] - p.lr * g[i];
     vn[i] = vi;
     wn[i] = w[i] + vi;
   }
-  return { w: wn, v: vn };
 };
