@@ -13,7 +13,7 @@ import { Rng } from '../core/rng.ts';
 import { Tensor } from '../core/tensor.ts';
 import { topKError, topKMisses } from '../core/train/metrics.ts';
 import { initialState, train, type TrainState } from '../core/train/loop.ts';
-import { PAPER_SGD, plateauStart, plateauStep } from '../core/train/schedule.ts';
+import { checkDropAt, PAPER_SGD, plateauStart, plateauStep, steppedRate } from '../core/train/schedule.ts';
 import { createReferenceBackend } from '../reference/index.ts';
 import { fitPreprocessing } from '../core/data/augment.ts';
 import { holdOut } from '../core/data/dataset.ts';
@@ -78,6 +78,30 @@ test('plateau schedule: the rate drops by 10 after `patience` validations withou
   assert.is(s.best, 0.3);
 });
 
+test('step schedule: the rate is divided by 10 after each listed epoch, and the listed epochs are checked', () => {
+  assert.equal([0, 1, 2, 3, 4, 5, 9].map((e) => +steppedRate(0.01, [2, 4], 10, e).toExponential(3)), [0.01, 0.01, 0.001, 0.001, 1e-4, 1e-4, 1e-4]);
+  assert.is(steppedRate(0.01, [], 10, 50), 0.01);
+  assert.is(checkDropAt([15, 25], 30), null);
+  assert.is(checkDropAt([], 1), null);
+  assert.match(checkDropAt([0], 30)!, 'at least 1');
+  assert.match(checkDropAt([1.5], 30)!, 'whole numbers');
+  assert.match(checkDropAt([5, 5], 30)!, 'must rise');
+  assert.match(checkDropAt([5, 30], 30)!, 'never happens in a run of 30 epochs');
+});
+
+test('a step schedule trains every epoch at its rate and ignores the plateau test', () => {
+  // patience 1 with no drops allowed would end the plateau schedule at the first validation
+  // without a new best; the step schedule runs all four epochs whatever the validation error.
+  const { train: tr, val, prep, net } = tinySetup(3, tinyData(200, 20));
+  const c = tinyConfig({ epochs: 4, validateEvery: 0, dropAt: [1, 3], plateau: { patience: 1, factor: 10, maxDrops: 0 } });
+  const out = train(net, { train: tr, val }, prep, c, initialState(c), { save: () => {} });
+  assert.is(out.kind, 'finished');
+  assert.is(out.state.epoch, 4);
+  assert.equal(out.state.history.map((p) => +p.lr.toExponential(3)), [0.01, 0.001, 0.001, 1e-4]);
+  assert.is(out.state.schedule.done, false);
+  assert.is(out.state.schedule.best, Math.min(...out.state.history.map((p) => p.valError)));
+});
+
 test('top-k error counts the images whose label is not among the k best scores', () => {
   const scores = orThrow(Tensor.of([3, 4], [0.1, 0.5, 0.2, 0.2, 0.9, 0.05, 0.03, 0.02, 0.25, 0.25, 0.25, 0.25]));
   const labels = [2, 0, 3];
@@ -107,10 +131,11 @@ test('a tiny network\'s loss falls on the synthetic data', () => {
   assert.ok(last < Math.log(4), `training loss ${last.toFixed(3)} should end below chance level, ln 4`);
 });
 
-const runSteps = (steps: number, start?: { state: TrainState; params: Map<string, Tensor>; velocity: Map<string, Tensor> }) => {
+type Resumable = { state: TrainState; params: Map<string, Tensor>; velocity: Map<string, Tensor> };
+const runSteps = (steps: number, start?: Resumable, dropAt: number[] = []) => {
   const { spec, train: tr, val, prep } = tinySetup(3, tinyData(200, 20));
   const net = orThrow(Network.create(spec, start?.params ?? initParams(spec, 3), [createReferenceBackend()], start?.velocity));
-  const c = tinyConfig({ epochs: 3, validateEvery: 4 });
+  const c = tinyConfig({ epochs: 3, validateEvery: 4, dropAt });
   let n = 0;
   const out = train(net, { train: tr, val }, prep, c, start?.state ?? initialState(c), { save: () => {}, shouldStop: () => ++n >= steps });
   return { state: out.state, params: net.parameters() as Map<string, Tensor>, velocity: net.velocities() as Map<string, Tensor> };
@@ -137,6 +162,16 @@ test('a run stopped and resumed from its state continues exactly as an uninterru
   sameBits(whole.params, rest.params);
   sameBits(whole.velocity, rest.velocity);
   assert.equal(whole.state.history, rest.state.history);
+});
+
+test('with a step schedule, a run resumed after a drop continues at the dropped rate, as an uninterrupted one', () => {
+  const whole = runSteps(13, undefined, [1]);
+  const first = runSteps(10, undefined, [1]); // stops in epoch 2, after the drop
+  assert.is(first.state.schedule.lr, 0.001);
+  const rest = runSteps(3, first, [1]);
+  sameBits(whole.params, rest.params);
+  assert.equal(whole.state.history, rest.state.history);
+  assert.equal(whole.state.history.map((p) => p.lr), [0.01, 0.01, 0.001]);
 });
 
 test.run();

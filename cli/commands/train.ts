@@ -18,7 +18,7 @@ import { Network } from '../../core/net.ts';
 import { initParams } from '../../core/params.ts';
 import { evaluate } from '../../core/train/evaluate.ts';
 import { initialState, type TrainConfig, train, type TrainState } from '../../core/train/loop.ts';
-import { PAPER_PLATEAU, PAPER_SGD } from '../../core/train/schedule.ts';
+import { checkDropAt, PAPER_PLATEAU, PAPER_SGD } from '../../core/train/schedule.ts';
 import { choiceFlag, intFlag, numFlag } from '../args.ts';
 import { BACKENDS, chooseBackend } from '../backends.ts';
 import type { Command } from '../command.ts';
@@ -61,6 +61,10 @@ recipe
   --patience N           validations without improvement before the rate
                          drops (default ${PAPER_PLATEAU.patience})
   --max-drops N          rate drops allowed (default ${PAPER_PLATEAU.maxDrops})
+  --drop-at E1,E2,...    instead of waiting for the validation error to stop
+                         improving, divide the rate by 10 after these epochs
+                         (a fixed step schedule; training then runs all
+                         --epochs)
   --validate-every N     steps between validations (default 50; 0: each epoch)
   --colour on|off        PCA colour augmentation, colour data only (default on)
   --seed N               seed of everything random (default 1)
@@ -98,6 +102,7 @@ const options = {
   'weight-decay': { type: 'string' },
   patience: { type: 'string' },
   'max-drops': { type: 'string' },
+  'drop-at': { type: 'string' },
   'validate-every': { type: 'string' },
   colour: { type: 'string' },
   seed: { type: 'string' },
@@ -108,6 +113,15 @@ const options = {
   out: { type: 'string' },
   resume: { type: 'boolean' },
 } as const;
+
+/** `--drop-at 15,25`: the epochs of a step schedule (absent: none). */
+const dropAtFlag = (raw: string | undefined): number[] => {
+  if (raw === undefined) return [];
+  const parts = raw.split(',').map((p) => p.trim());
+  const bad = parts.find((p) => !/^\d+$/.test(p));
+  if (bad !== undefined) orThrow(E.left(argumentError(`--drop-at takes epoch numbers separated by commas (like 15,25), got '${raw}'`)));
+  return parts.map(Number);
+};
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const dataLabel = (ref: TrainingCheckpoint['data']) =>
@@ -131,7 +145,7 @@ export const command: Command = {
     let out = v.out;
     if (v.resume) {
       if (!out) orThrow(E.left(argumentError('--resume needs --out DIR, the folder of the run to continue')));
-      const fixed = ['model', 'data', 'train-limit', 'val', 'batch', 'lr', 'momentum', 'weight-decay', 'patience', 'max-drops', 'validate-every', 'colour', 'seed'] as const;
+      const fixed = ['model', 'data', 'train-limit', 'val', 'batch', 'lr', 'momentum', 'weight-decay', 'patience', 'max-drops', 'drop-at', 'validate-every', 'colour', 'seed'] as const;
       const given = fixed.filter((f) => v[f] !== undefined);
       if (given.length > 0) orThrow(E.left(argumentError(`--resume keeps the run's recipe; drop --${given.join(', --')}`)));
       ck = orThrow(loadCheckpoint(join(out!, 'checkpoint.safetensors')));
@@ -158,12 +172,15 @@ export const command: Command = {
         patience: intFlag('patience', v.patience, PAPER_PLATEAU.patience, 1),
         maxDrops: intFlag('max-drops', v['max-drops'], PAPER_PLATEAU.maxDrops, 0),
       },
+      dropAt: dropAtFlag(v['drop-at']),
       epochs,
       seed,
       validateEvery: intFlag('validate-every', v['validate-every'], 50, 0),
       colour: choiceFlag('colour', v.colour, ['on', 'off'] as const, 'on') === 'on',
       evalBatch: 250,
     };
+    const dropProblem = checkDropAt(config.dropAt ?? [], config.epochs);
+    if (dropProblem) orThrow(E.left(argumentError(`--drop-at: ${dropProblem}`)));
     const { crop } = GEOMETRY[model];
     const spec = ck ? ck.spec : specFor(model, full.classNames.length, full.channels, crop);
     const prep: Preprocessing = ck ? ck.prep : fitPreprocessing(trainSet, spec.input[1]);
@@ -184,7 +201,11 @@ export const command: Command = {
     console.log(`backend: ${chosen.description}`);
     if (prep.channels !== 3) console.log('note: the data is grey, so PCA colour augmentation is skipped (it needs three colour channels)');
     else if (!config.colour) console.log('note: PCA colour augmentation is off (--colour off)');
-    console.log(`recipe: batch ${config.batch}, lr ${config.sgd.lr} (/${config.plateau.factor} after ${config.plateau.patience} validations without improvement, at most ${config.plateau.maxDrops} times), momentum ${config.sgd.momentum}, weight decay ${config.sgd.weightDecay}, seed ${seed}, at most ${config.epochs} epochs${minutes > 0 ? `, at most ${minutes} minutes in all` : ''}`);
+    const drops = config.dropAt ?? [];
+    const scheduleText = drops.length > 0
+      ? `/${config.plateau.factor} after epoch${drops.length > 1 ? 's' : ''} ${drops.join(', ')}`
+      : `/${config.plateau.factor} after ${config.plateau.patience} validations without improvement, at most ${config.plateau.maxDrops} times`;
+    console.log(`recipe: batch ${config.batch}, lr ${config.sgd.lr} (${scheduleText}), momentum ${config.sgd.momentum}, weight decay ${config.sgd.weightDecay}, seed ${seed}, at most ${config.epochs} epochs${minutes > 0 ? `, at most ${minutes} minutes in all` : ''}`);
     if (ck) console.log(`resuming ${ckPath} at epoch ${state.epoch}, step ${state.step} (lr ${state.schedule.lr})`);
 
     // ---- training --------------------------------------------------------------
@@ -224,7 +245,7 @@ export const command: Command = {
         forwardRate = (valSet.count / (Date.now() - valStart)) * 1000;
         stepT = Date.now();
         stepImages = 0;
-        const drop = s.schedule.lr < p.lr ? `; validation error stopped improving: lr ${p.lr} -> ${s.schedule.lr}` : s.schedule.done ? '; validation error stopped improving after the last drop: done' : '';
+        const drop = s.schedule.lr < p.lr ? (drops.length > 0 ? `; step schedule: lr ${p.lr} -> ${s.schedule.lr}` : `; validation error stopped improving: lr ${p.lr} -> ${s.schedule.lr}`) : s.schedule.done ? '; validation error stopped improving after the last drop: done' : '';
         console.error(`\nvalidation at epoch ${p.epoch.toFixed(2)}: top-1 ${pct(p.valError)}, top-5 ${pct(p.valTop5)} (training loss ${p.trainLoss.toFixed(4)}, error ${pct(p.trainError)})${drop}`);
       },
       save: (s) => { saveState(s); state = s; },

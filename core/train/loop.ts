@@ -2,7 +2,8 @@
  * The training loop (paper section 5): epochs of minibatch SGD over a seeded
  * order of the training images, each batch cropped, reflected and colour-
  * shifted afresh, dropout on; the validation error measured every so many
- * steps drives the learning-rate schedule; the state is handed to `save` after
+ * steps drives the learning-rate schedule (or, with a fixed step schedule,
+ * the epoch does); the state is handed to `save` after
  * each validation and when stopping early.
  *
  * Reproducible: the image order of epoch e comes from the stream
@@ -23,14 +24,19 @@ import type { Network } from '../net.ts';
 import { Rng } from '../rng.ts';
 import { evaluate } from './evaluate.ts';
 import { topKMisses } from './metrics.ts';
-import { type PlateauOptions, type PlateauState, plateauStart, plateauStep, sgdAt } from './schedule.ts';
+import { type PlateauOptions, type PlateauState, plateauStart, scheduleStep, sgdAt, steppedRate } from './schedule.ts';
 
 export interface TrainConfig {
   readonly batch: number;
   /** Base learning rate, momentum and weight decay. */
   readonly sgd: SgdParams;
   readonly plateau: PlateauOptions;
-  /** Upper bound on epochs (the schedule may end training sooner). */
+  /**
+   * Epochs after which the rate is divided by `plateau.factor`, a fixed step
+   * schedule in place of the plateau test (absent or empty: the plateau test).
+   */
+  readonly dropAt?: readonly number[];
+  /** Upper bound on epochs (the plateau schedule may end training sooner). */
   readonly epochs: number;
   readonly seed: number;
   /** Steps between validations; 0 means once per epoch. */
@@ -127,6 +133,11 @@ export const train = (
   let s = start;
   let order = epochOrder(c.seed, s.epoch, data.train.count);
   let savedAt = s.totalSteps;
+  const dropAt = c.dropAt ?? [];
+  /** With a step schedule the rate follows the epoch. */
+  const atEpoch = (st: TrainState): TrainState =>
+    dropAt.length === 0 ? st : { ...st, schedule: { ...st.schedule, lr: steppedRate(c.sgd.lr, dropAt, c.plateau.factor, st.epoch) } };
+  s = atEpoch(s);
 
   while (s.epoch < c.epochs && !s.schedule.done) {
     const idx = order.subarray(s.step * c.batch, (s.step + 1) * c.batch);
@@ -145,7 +156,7 @@ export const train = (
       runningLoss: period.loss / period.steps, runningError: period.misses / period.images, lr,
     });
     if (s.step === perEpoch) {
-      s = { ...s, epoch: s.epoch + 1, step: 0 };
+      s = atEpoch({ ...s, epoch: s.epoch + 1, step: 0 });
       order = epochOrder(c.seed, s.epoch, data.train.count);
     }
     if (s.totalSteps % every === 0) {
@@ -162,7 +173,7 @@ export const train = (
       };
       s = {
         ...s,
-        schedule: plateauStep(s.schedule, ev.top1, c.plateau),
+        schedule: scheduleStep(s.schedule, ev.top1, c.plateau, dropAt),
         history: [...s.history, point],
         period: { loss: 0, misses: 0, images: 0, steps: 0 },
       };

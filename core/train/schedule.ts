@@ -8,6 +8,13 @@
  * "Stops improving" is made precise by a patience: after `patience`
  * validations in a row without a new best error, the rate drops. After the
  * last allowed drop, the same test ends training.
+ *
+ * The alternative is a fixed step schedule (Caffe's "multistep"): the rate is
+ * divided at given epochs, whatever the validation error does, and training
+ * runs its full number of epochs. A plateau test on a small validation set is
+ * noisy (one lucky validation can hold a drop back for epochs, one unlucky one
+ * can bring the next drop too soon); fixed steps trade that for having to know
+ * in advance how long each rate is worth keeping.
  */
 import type { SgdParams } from '../backend.ts';
 
@@ -48,3 +55,27 @@ export const plateauStep = (s: PlateauState, valError: number, o: PlateauOptions
 
 /** The SGD settings in force for a schedule state. */
 export const sgdAt = (s: PlateauState, base: SgdParams): SgdParams => ({ ...base, lr: s.lr });
+
+/**
+ * The schedule after one more validation error: the plateau test, or with a
+ * step schedule (`dropAt` not empty) only the best error kept, since the rate
+ * then follows the epoch (`steppedRate`). Pure.
+ */
+export const scheduleStep = (s: PlateauState, valError: number, o: PlateauOptions, dropAt: readonly number[]): PlateauState =>
+  dropAt.length === 0 ? plateauStep(s, valError, o)
+  : s.best === null || valError < s.best ? { ...s, best: valError, sinceBest: 0 } : { ...s, sinceBest: s.sinceBest + 1 };
+
+/** The rate of a step schedule during epoch `epoch` (0-based): `base` divided by `factor` once per entry of `dropAt` at or below it. */
+export const steppedRate = (base: number, dropAt: readonly number[], factor: number, epoch: number): number =>
+  base / factor ** dropAt.filter((e) => epoch >= e).length;
+
+/** Checks a step schedule: whole epochs, rising, each within 1..epochs-1 (a drop at epoch e takes effect from epoch e + 1, 1-based). */
+export const checkDropAt = (dropAt: readonly number[], epochs: number): string | null => {
+  for (let i = 0; i < dropAt.length; i++) {
+    const e = dropAt[i];
+    if (!Number.isInteger(e) || e < 1) return `drop epochs must be whole numbers of at least 1, got '${e}'`;
+    if (i > 0 && e <= dropAt[i - 1]) return `drop epochs must rise, got ${dropAt[i - 1]} then ${e}`;
+    if (e >= epochs) return `a drop after epoch ${e} never happens in a run of ${epochs} epochs; raise --epochs or lower the drop`;
+  }
+  return null;
+};
