@@ -102,7 +102,7 @@ test('eval, classify and filters read the checkpoint', () => {
   assert.ok(ps.reduce((a, b) => a + b, 0) <= 100.01);
   const f = alexnet(['filters', '--checkpoint', ckpt, '--out', join(dir, 'f.png')]);
   assert.is(f.status, 0, f.stderr);
-  assert.match(f.stdout, /24 conv1 kernels of 5x5x3 \(RGB\), tower 1's 12 above, tower 2's 12 below/);
+  assert.match(f.stdout, /32 conv1 kernels of 5x5x3 \(RGB\), tower 1's 16 above, tower 2's 16 below/);
   assert.ok(PNG.sync.read(readFileSync(join(dir, 'f.png'))).width > 0);
 });
 
