@@ -18,6 +18,7 @@ import { createCpuBackend } from '../backends/cpu/index.ts';
 import { defaultThreadCount, sharedF32, threadsFor } from '../backends/cpu/threads.ts';
 import { convCase } from './arbitraries.ts';
 import { maxRelError, randn, right } from './support.ts';
+import { compare, networkReductions, reductionTolerance } from './tolerance.ts';
 
 const one = createCpuBackend({ name: 'cpu1', threads: 1 });
 const two = createCpuBackend({ name: 'cpu2', threads: 2 });
@@ -45,9 +46,14 @@ test('convolutions give the same bits on two threads as on one; the filter gradi
       const [x32, w32, b32, t32] = [x, w, b, t].map((u) => u.as('float32'));
       identical('conv2d', [x32, w32, b32], (be, xh, wh, bh) => be.conv2d(xh, wh, bh, p));
       identical('conv2dGradInput', [t32, w32], (be, th, wh) => be.conv2dGradInput(th, wh, x.shape, p));
-      const f = (be: Backend) => run(be, [x32, t32], (be, xh, th) => be.conv2dGradFilter(xh, th, w.shape, p));
-      const e = maxRelError(f(two), f(one), 1e-3);
-      assert.ok(e < 1e-5, `conv2dGradFilter: relative difference ${e.toExponential(2)}`);
+      // Each filter gradient sums N x OH x OW products, split between the
+      // threads: the two sums may differ by the float32 rounding of that
+      // reduction (properties/tolerance.ts), scaled by the sum of |products|.
+      const f = (be: Backend, xs: Tensor, ts: Tensor) => run(be, [xs, ts], (be, xh, th) => be.conv2dGradFilter(xh, th, w.shape, p));
+      const [N, , OH, OW] = t.shape;
+      const scale = Math.max(...f(one, x32.map(Math.abs), t32.map(Math.abs)).data);
+      const c = compare(f(two, x32, t32).data, f(one, x32, t32).data, reductionTolerance(N * OH * OW, scale));
+      assert.ok(c.ok, `conv2dGradFilter: ${c.worstRatio.toFixed(2)} times the rounding a float32 sum of ${N * OH * OW} terms allows`);
     }),
     { numRuns: 40 },
   );
@@ -85,10 +91,15 @@ test('a training step of alexnet-mini on two threads agrees with one thread', ()
   const ra = a.trainStep(x, labels, sgd, { masks });
   const rb = b.trainStep(x, labels, sgd, { masks });
   assert.ok(Math.abs(ra.loss - rb.loss) <= 1e-6 * Math.abs(ra.loss), `loss ${rb.loss} vs ${ra.loss}`);
+  // Only the filter gradients' partial sums round differently: a layer's
+  // parameters may differ by the rounding of its gradient's reduction (over the
+  // batch and the output positions), the bound of properties/tolerance.ts.
   const pa = a.parameters();
+  const bounds = new Map(networkReductions(spec, 6).map((l) => [l.name, reductionTolerance(l.paramGrad, 0).rtol]));
   for (const [name, t] of b.parameters()) {
     const e = maxRelError(t, pa.get(name)!, 1e-3);
-    assert.ok(e < 1e-5, `${name}: relative difference ${e.toExponential(2)}`);
+    const bound = bounds.get(name.split('.')[0])!;
+    assert.ok(e <= bound, `${name}: relative difference ${e.toExponential(2)}, over the ${bound.toExponential(2)} a float32 sum of its gradient's length allows`);
   }
 });
 
