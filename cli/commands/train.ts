@@ -179,7 +179,8 @@ export const command: Command = {
       colour: choiceFlag('colour', v.colour, ['on', 'off'] as const, 'on') === 'on',
       evalBatch: 250,
     };
-    const dropProblem = checkDropAt(config.dropAt ?? [], config.epochs);
+    const drops = config.dropAt ?? [];
+    const dropProblem = checkDropAt(drops, config.epochs);
     if (dropProblem) orThrow(E.left(argumentError(`--drop-at: ${dropProblem}`)));
     const { crop } = GEOMETRY[model];
     const spec = ck ? ck.spec : specFor(model, full.classNames.length, full.channels, crop);
@@ -201,7 +202,6 @@ export const command: Command = {
     console.log(`backend: ${chosen.description}`);
     if (prep.channels !== 3) console.log('note: the data is grey, so PCA colour augmentation is skipped (it needs three colour channels)');
     else if (!config.colour) console.log('note: PCA colour augmentation is off (--colour off)');
-    const drops = config.dropAt ?? [];
     const scheduleText = drops.length > 0
       ? `/${config.plateau.factor} after epoch${drops.length > 1 ? 's' : ''} ${drops.join(', ')}`
       : `/${config.plateau.factor} after ${config.plateau.patience} validations without improvement, at most ${config.plateau.maxDrops} times`;

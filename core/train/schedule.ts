@@ -58,12 +58,12 @@ export const sgdAt = (s: PlateauState, base: SgdParams): SgdParams => ({ ...base
 
 /**
  * The schedule after one more validation error: the plateau test, or with a
- * step schedule (`dropAt` not empty) only the best error kept, since the rate
- * then follows the epoch (`steppedRate`). Pure.
+ * step schedule (`dropAt` not empty) the same test with a patience that never
+ * runs out, so only the best error is kept and the rate follows the epoch
+ * (`steppedRate`). Pure.
  */
 export const scheduleStep = (s: PlateauState, valError: number, o: PlateauOptions, dropAt: readonly number[]): PlateauState =>
-  dropAt.length === 0 ? plateauStep(s, valError, o)
-  : s.best === null || valError < s.best ? { ...s, best: valError, sinceBest: 0 } : { ...s, sinceBest: s.sinceBest + 1 };
+  plateauStep(s, valError, dropAt.length === 0 ? o : { ...o, patience: Infinity });
 
 /** The rate of a step schedule during epoch `epoch` (0-based): `base` divided by `factor` once per entry of `dropAt` at or below it. */
 export const steppedRate = (base: number, dropAt: readonly number[], factor: number, epoch: number): number =>
