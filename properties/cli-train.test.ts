@@ -79,6 +79,15 @@ test('train --resume continues where the run stopped', () => {
   assert.match(again.stderr, /--resume keeps the run's recipe; drop --lr/);
 });
 
+test('train --drop-at announces each drop at its epoch boundary, wherever the validations fall', () => {
+  // 12 steps an epoch, a validation every 5 steps: none of them falls on the boundary.
+  const r = alexnet(['train', ...quick, '--validate-every', '5', '--epochs', '3', '--drop-at', '1,2', '--test-limit', '10', '--test-crops', '1', '--out', join(dir, 'steps')]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /lr 0\.01 \(\/10 after epochs 1, 2\)/);
+  const drops = r.stderr.split(/[\r\n]+/).filter((l) => l.startsWith('step schedule'));
+  assert.equal(drops, ['step schedule: lr 0.01 -> 0.001 from epoch 2', 'step schedule: lr 0.001 -> 0.0001 from epoch 3']);
+});
+
 test('eval, classify and filters read the checkpoint', () => {
   const e = alexnet(['eval', '--checkpoint', ckpt, '--limit', '20', '--crops', '1', '--backend', 'cpu']);
   assert.is(e.status, 0, e.stderr);

@@ -18,7 +18,7 @@ import { Network } from '../../core/net.ts';
 import { initParams } from '../../core/params.ts';
 import { evaluate } from '../../core/train/evaluate.ts';
 import { initialState, type TrainConfig, train, type TrainState } from '../../core/train/loop.ts';
-import { checkDropAt, PAPER_PLATEAU, PAPER_SGD } from '../../core/train/schedule.ts';
+import { checkDropAt, PAPER_PLATEAU, PAPER_SGD, steppedRate } from '../../core/train/schedule.ts';
 import { choiceFlag, intFlag, numFlag } from '../args.ts';
 import { BACKENDS, chooseBackend } from '../backends.ts';
 import type { Command } from '../command.ts';
@@ -237,6 +237,9 @@ export const command: Command = {
         bar?.update(r.step * config.batch, { loss: r.runningLoss.toFixed(3), err: pct(r.runningError), lr: String(r.lr) });
         if (r.step === r.stepsPerEpoch) {
           bar?.stop();
+          // A step schedule drops the rate at an epoch boundary, whenever the validations fall.
+          const next = drops.length > 0 ? steppedRate(config.sgd.lr, drops, config.plateau.factor, r.epoch + 1) : r.lr;
+          if (next < r.lr && r.epoch + 1 < config.epochs) console.error(`step schedule: lr ${r.lr} -> ${next} from epoch ${r.epoch + 2}`);
           bar = r.epoch + 1 < config.epochs ? progress(`epoch ${r.epoch + 2}`, perEpoch * config.batch, 0, ['loss', 'err', 'lr']) : null;
         }
       },
@@ -245,7 +248,7 @@ export const command: Command = {
         forwardRate = (valSet.count / (Date.now() - valStart)) * 1000;
         stepT = Date.now();
         stepImages = 0;
-        const drop = s.schedule.lr < p.lr ? (drops.length > 0 ? `; step schedule: lr ${p.lr} -> ${s.schedule.lr}` : `; validation error stopped improving: lr ${p.lr} -> ${s.schedule.lr}`) : s.schedule.done ? '; validation error stopped improving after the last drop: done' : '';
+        const drop = drops.length === 0 && s.schedule.lr < p.lr ? `; validation error stopped improving: lr ${p.lr} -> ${s.schedule.lr}` : s.schedule.done ? '; validation error stopped improving after the last drop: done' : '';
         console.error(`\nvalidation at epoch ${p.epoch.toFixed(2)}: top-1 ${pct(p.valError)}, top-5 ${pct(p.valTop5)} (training loss ${p.trainLoss.toFixed(4)}, error ${pct(p.trainError)})${drop}`);
       },
       save: (s) => { saveState(s); state = s; },
