@@ -18,7 +18,7 @@ import { Network } from '../../core/net.ts';
 import { initParams } from '../../core/params.ts';
 import { evaluate } from '../../core/train/evaluate.ts';
 import { initialState, type TrainConfig, train, type TrainState } from '../../core/train/loop.ts';
-import { checkDropAt, PAPER_PLATEAU, PAPER_SGD, steppedRate } from '../../core/train/schedule.ts';
+import { checkDropAt, PAPER_PLATEAU, PAPER_SGD } from '../../core/train/schedule.ts';
 import { choiceFlag, intFlag, numFlag } from '../args.ts';
 import { BACKENDS, chooseBackend } from '../backends.ts';
 import type { Command } from '../command.ts';
@@ -237,12 +237,10 @@ export const command: Command = {
         bar?.update(r.step * config.batch, { loss: r.runningLoss.toFixed(3), err: pct(r.runningError), lr: String(r.lr) });
         if (r.step === r.stepsPerEpoch) {
           bar?.stop();
-          // A step schedule drops the rate at an epoch boundary, whenever the validations fall.
-          const next = drops.length > 0 ? steppedRate(config.sgd.lr, drops, config.plateau.factor, r.epoch + 1) : r.lr;
-          if (next < r.lr && r.epoch + 1 < config.epochs) console.error(`step schedule: lr ${r.lr} -> ${next} from epoch ${r.epoch + 2}`);
           bar = r.epoch + 1 < config.epochs ? progress(`epoch ${r.epoch + 2}`, perEpoch * config.batch, 0, ['loss', 'err', 'lr']) : null;
         }
       },
+      onStepDrop: (epoch, from, to) => console.error(`\nstep schedule: lr ${from} -> ${to} from epoch ${epoch + 1}`),
       onValidationStart: () => { valStart = Date.now(); },
       onValidation: (p, s) => {
         forwardRate = (valSet.count / (Date.now() - valStart)) * 1000;

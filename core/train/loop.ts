@@ -99,6 +99,8 @@ export interface TrainHooks {
   readonly onStep?: (r: StepReport) => void;
   readonly onValidationStart?: (images: number) => void;
   readonly onValidation?: (p: HistoryPoint, s: TrainState) => void;
+  /** A step schedule lowered the rate at the start of `epoch` (0-based); plateau drops show in `onValidation`. */
+  readonly onStepDrop?: (epoch: number, from: number, to: number) => void;
   /** Persists a state (the network's weights go with it); called after each validation and on an early stop. */
   readonly save: (s: TrainState) => void;
   /** Asked after every step: true ends training early (a time budget, say). */
@@ -157,6 +159,7 @@ export const train = (
     });
     if (s.step === perEpoch) {
       s = atEpoch({ ...s, epoch: s.epoch + 1, step: 0 });
+      if (s.schedule.lr < lr) hooks.onStepDrop?.(s.epoch, lr, s.schedule.lr);
       order = epochOrder(c.seed, s.epoch, data.train.count);
     }
     if (s.totalSteps % every === 0) {
