@@ -207,7 +207,7 @@ export class Device {
       // one texture class per argument (1-D, 2-D and 3-D results are different
       // classes) and will not take a 2-D result where it first saw a 1-D one.
       const grid = [src.output[0], src.output[1] ?? 1, src.output[2] ?? 1];
-      k = this.gpu.createKernel(src.source, { ...KERNEL_SETTINGS, output: grid });
+      k = this.gpu.createKernel(src.source, { ...KERNEL_SETTINGS, optimizeFloatMemory: src.returns !== 'Array(4)', output: grid });
       this.kernels.set(key, k);
       this.counters.kernels++;
     }

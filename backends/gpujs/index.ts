@@ -103,6 +103,16 @@ class GpuJsBackend implements GpuBackend {
     return this.make(shape, this.device.run(src, args));
   }
 
+  /** A four-outputs-a-thread kernel, then its result laid out flat; the blocked texture is freed. */
+  private runBlocked(src: K.Blocked, shape: Shape, args: readonly unknown[]): Handle {
+    const blocked = this.device.run(src.main, args);
+    try {
+      return this.run(src.unblock, shape, [blocked]);
+    } finally {
+      this.device.release(blocked);
+    }
+  }
+
   upload(t: Tensor): Handle {
     const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
     return this.make(t.shape, this.device.upload(data, K.copy(t.size)));
@@ -200,6 +210,7 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(w), this.store(b)];
     const yShape = this.convCheck(x.shape, w.shape, p);
     if (b.shape.length !== 1 || b.shape[0] !== w.shape[0]) shapeFail(`bias ${shapeString(b.shape)} does not match ${w.shape[0]} filters`);
+    if (this.mode === 'headlessgl') return this.runBlocked(K.conv2dBlocked(x.shape, w.shape, p), yShape, args);
     return this.run(K.conv2d(this.dialect, x.shape, w.shape, p), yShape, args);
   }
 
@@ -207,6 +218,7 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(dy), this.store(w)];
     const yShape = this.convCheck(xShape, w.shape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
+    if (this.mode === 'headlessgl' && p.stride === 1) return this.runBlocked(K.conv2dGradInputBlocked(dy.shape, w.shape, xShape, p), xShape, args);
     return this.run(K.conv2dGradInput(this.dialect, dy.shape, w.shape, xShape, p), xShape, args);
   }
 
@@ -214,6 +226,7 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(dy)];
     const yShape = this.convCheck(x.shape, wShape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
+    if (this.mode === 'headlessgl') return this.runBlocked(K.conv2dGradFilterBlocked(x.shape, dy.shape, wShape, p), wShape, args);
     return this.run(K.conv2dGradFilter(this.dialect, x.shape, dy.shape, wShape, p), wShape, args);
   }
 

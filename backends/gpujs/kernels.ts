@@ -36,6 +36,8 @@ export interface KernelSource {
   readonly source: string;
   /** The output grid [x, y?, z?]; its size is the size of the result. */
   readonly output: readonly number[];
+  /** 'Array(4)': the kernel returns four values per thread (see blocked kernels); default one number. */
+  readonly returns?: 'Number' | 'Array(4)';
 }
 
 /** A float local holding a small whole number, as a GLSL int. */
@@ -253,6 +255,160 @@ for (let n = 0; n < ${N}; n++) {
   }
 }
 return sum;`, [K, K, F * Cg]);
+};
+
+// ---- convolution, four outputs a thread (GL) ----------------------------------------
+//
+// A one-output thread reads two values (a weight and an input) for every
+// multiply-add, and on llvmpipe every read is a texel fetch behind an
+// index-to-coordinate computation: the reads, not the arithmetic, set the speed.
+// These kernels give each thread four neighbouring outputs along the row and
+// slide along the row as a person would by hand: for a 5x5 filter at stride 1,
+// one filter row (5 weights) and one input row segment (8 values) feed 4 x 5
+// multiply-adds, 13 reads where one output a thread makes 40.
+//
+// Each returns its four values as one texel (`Array(4)`), on a grid whose x is
+// the row length divided by 4, rounded up; `unblock` then copies them into the
+// usual flat NCHW layout, one read an output, which is cheap beside the
+// convolution. Lanes past the row's end compute throwaway values that `unblock`
+// never reads. The webasm and cpu modes keep the one-output kernels above.
+
+/** A four-outputs-a-thread kernel and the copy that lays its result out flat. */
+export interface Blocked {
+  readonly main: KernelSource;
+  readonly unblock: KernelSource;
+}
+
+const blocks = (n: number): number => Math.ceil(n / 4);
+
+/**
+ * From a grid [ceil(X/4), Y, Z] of texels to the flat [Z, Y, X] layout: output
+ * (x, y, z) is lane x mod 4 of texel (floor(x/4), y, z).
+ */
+export const unblock = (X: number, Y: number, Z: number): KernelSource =>
+  kernel('unblock', ['t'], `
+const q = Math.floor(this.thread.x / 4);
+const v = t[this.thread.z][this.thread.y][${I('q')}];
+const lane = this.thread.x - q * 4;
+if (lane == 0) { return v[0]; }
+if (lane == 1) { return v[1]; }
+if (lane == 2) { return v[2]; }
+return v[3];`, [X, Y, Z]);
+
+const blocked = (name: string, args: readonly string[], body: string, X: number, Y: number, Z: number): Blocked => ({
+  main: { ...kernel(name, args, body, [blocks(X), Y, Z]), returns: 'Array(4)' },
+  unblock: unblock(X, Y, Z),
+});
+
+/**
+ * `const <v>0 .. <v><count-1>` = `<tex>[<rowBase> + <start> + j]`, each 0 where
+ * `<start> + j` falls outside [0, limit): one row segment, read once.
+ */
+const rowSegment = (v: string, tex: string, rowBase: string, start: string, first: number, count: number, limit: number, check: boolean): string =>
+  Array.from({ length: count }, (_, j) => {
+    const at = plus(start, first + j);
+    const read = `${tex}[${rowBase} + ${at}]`;
+    return check ? `const ${v}${j} = (${at} >= 0 && ${at} < ${limit}) ? ${read} : 0;` : `const ${v}${j} = ${read};`;
+  }).join('\n');
+
+/** `s<o> += a0 * b<index(o, 0)> + a1 * b<index(o, 1)> + ...` for the four lanes o. */
+const fourDots = (a: string, b: string, terms: number, index: (o: number, t: number) => number): string =>
+  [0, 1, 2, 3].map((o) => `s${o} += ${Array.from({ length: terms }, (_, t) => `${a}${t} * ${b}${index(o, t)}`).join(' + ')};`).join('\n');
+
+/**
+ * conv2d with outputs ox = 4q .. 4q+3 of row oy in one thread: for each input
+ * channel and filter row ky, the K weights w[f, c, ky, 0..K-1] and the input row
+ * segment from column 4qS - P (3S + K values) give all four outputs' terms.
+ */
+export const conv2dBlocked = (xShape: Shape, wShape: Shape, p: ConvParams): Blocked => {
+  const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
+  const iy = plus(`this.thread.y * ${S} + ky`, -P);
+  return blocked('conv2d', ['x', 'w', 'b'], `
+const n = Math.floor(this.thread.z / ${F});
+const f = this.thread.z - n * ${F};
+const c0 = Math.floor(f / ${Fg}) * ${Cg};
+let s0 = b[${I('f')}];
+let s1 = s0;
+let s2 = s0;
+let s3 = s0;
+for (let c = 0; c < ${Cg}; c++) {
+  for (let ky = 0; ky < ${K}; ky++) {
+    ${P > 0 ? `if (${iy} < 0 || ${iy} >= ${H}) { continue; }` : ''}
+${rowSegment('x', 'x', `((${I('n')} * ${C} + ${I('c0')} + c) * ${H} + ${iy}) * ${W}`, `this.thread.x * ${4 * S}`, -P, 3 * S + K, W, P > 0)}
+${rowSegment('w', 'w', `((${I('f')} * ${Cg} + c) * ${K} + ky) * ${K}`, '0', 0, K, K, false)}
+${fourDots('w', 'x', K, (o, kx) => o * S + kx)}
+  }
+}
+return [s0, s1, s2, s3];`, OW, OH, N * F);
+};
+
+/**
+ * conv2dGradInput at stride 1 with inputs ix = 4q .. 4q+3 of row iy in one
+ * thread: ix receives dy[.., iy + P - ky, ix + P - kx] w[.., ky, kx], so for
+ * each filter and ky the K weights and the dy row segment from column
+ * 4q + P - (K - 1) (K + 3 values) give all four. (Stride > 1 uses the
+ * one-output kernel: only conv1 has it, and no layer needs conv1's input gradient.)
+ */
+export const conv2dGradInputBlocked = (dyShape: Shape, wShape: Shape, xShape: Shape, p: ConvParams): Blocked => {
+  const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
+  void dyShape;
+  if (S !== 1) throw new Error('internal: conv2dGradInputBlocked is for stride 1');
+  const oy = plus('this.thread.y - ky', P);
+  return blocked('conv2dGradInput', ['dy', 'w'], `
+const n = Math.floor(this.thread.z / ${C});
+const c = this.thread.z - n * ${C};
+const g = Math.floor(c / ${Cg});
+const cl = c - g * ${Cg};
+let s0 = 0;
+let s1 = 0;
+let s2 = 0;
+let s3 = 0;
+for (let fl = 0; fl < ${Fg}; fl++) {
+  for (let ky = 0; ky < ${K}; ky++) {
+    if (${oy} < 0 || ${oy} >= ${OH}) { continue; }
+${rowSegment('d', 'dy', `((${I('n')} * ${F} + ${I('g')} * ${Fg} + fl) * ${OH} + ${oy}) * ${OW}`, 'this.thread.x * 4', P - (K - 1), K + 3, OW, true)}
+${rowSegment('w', 'w', `(((${I('g')} * ${Fg} + fl) * ${Cg} + ${I('cl')}) * ${K} + ky) * ${K}`, '0', 0, K, K, false)}
+${fourDots('w', 'd', K, (o, kx) => o - kx + K - 1)}
+  }
+}
+return [s0, s1, s2, s3];`, W, H, N * C);
+};
+
+/**
+ * conv2dGradFilter with taps kx = 4q .. 4q+3 of filter row ky in one thread,
+ * walking each output row four columns at a time: four dy values and the input
+ * segment they see through the four taps (3S + 4 values) give 16 terms.
+ */
+export const conv2dGradFilterBlocked = (xShape: Shape, dyShape: Shape, wShape: Shape, p: ConvParams): Blocked => {
+  const { N, C, H, W, F, K, OH, OW, Cg, Fg, S, P } = convGeometry(xShape, wShape, p);
+  void dyShape;
+  const iy = plus(`oy * ${S} + this.thread.y`, -P);
+  const dyRow = `((n * ${F} + ${I('f')}) * ${OH} + oy) * ${OW}`;
+  const dys = [0, 1, 2, 3].map((j) => {
+    const ox = plus('ox4 * 4', j);
+    return j === 0 || OW % 4 === 0
+      ? `const d${j} = dy[${dyRow} + ${ox}];`
+      : `const d${j} = ${ox} < ${OW} ? dy[${dyRow} + ${ox}] : 0;`;
+  }).join('\n');
+  return blocked('conv2dGradFilter', ['x', 'dy'], `
+const f = Math.floor(this.thread.z / ${Cg});
+const c = this.thread.z - f * ${Cg};
+const cin = Math.floor(f / ${Fg}) * ${Cg} + c;
+let s0 = 0;
+let s1 = 0;
+let s2 = 0;
+let s3 = 0;
+for (let n = 0; n < ${N}; n++) {
+  for (let oy = 0; oy < ${OH}; oy++) {
+    ${P > 0 ? `if (${iy} < 0 || ${iy} >= ${H}) { continue; }` : ''}
+    for (let ox4 = 0; ox4 < ${blocks(OW)}; ox4++) {
+${dys}
+${rowSegment('x', 'x', `((n * ${C} + ${I('cin')}) * ${H} + ${iy}) * ${W}`, `ox4 * ${4 * S} + this.thread.x * 4`, -P, 3 * S + 4, W, true)}
+${[0, 1, 2, 3].map((t) => `s${t} += ${[0, 1, 2, 3].map((j) => `d${j} * x${j * S + t}`).join(' + ')};`).join('\n')}
+    }
+  }
+}
+return [s0, s1, s2, s3];`, K, K, F * Cg);
 };
 
 /** db[f] = sum of dy over every axis but 1. Grid [F]. */
