@@ -149,13 +149,15 @@ const mapArb = fc
   })
   .map((c) => ({ ...c, shape: c.flat ? [c.N, c.C * c.H] : [c.N, c.C, c.H, c.W] }));
 
+// Half the cases have K and M multiples of 4, the rows the GL backend reads four values a texel.
 const linearArb = fc.record({
   N: fc.integer({ min: 1, max: 3 }),
   K: fc.integer({ min: 1, max: 60 }),
   M: fc.integer({ min: 1, max: 24 }),
+  byFour: fc.boolean(),
   seed,
   scale,
-});
+}).map((c) => (c.byFour ? { ...c, K: 4 * Math.ceil(c.K / 4), M: 4 * Math.ceil(c.M / 4) } : c));
 
 const lrnArb = fc.record({
   shape: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
@@ -380,8 +382,9 @@ for (const mode of PROPERTY_MODES) {
 
 // fc6's weights have 2048 x 9216 entries per tower, past 2^24, where a float32
 // index stops counting every integer. One fixed case of that size for the
-// kernels that index a whole weight matrix (small random shapes never get there).
-const BIG = { N: 2, M: 2049, K: 8193 };
+// kernels that index a whole weight matrix (small random shapes never get there):
+// rows of odd length, and rows of a multiple of 4, which GL reads four values a texel.
+for (const BIG of [{ N: 2, M: 2049, K: 8193 }, { N: 2, M: 2052, K: 8196 }])
 for (const mode of PROPERTY_MODES) {
   gpuTest(S, planFor(mode), `linear kernels and sgdUpdate on a ${BIG.M}x${BIG.K} matrix (indices past 2^24)`, () => {
     const gpu = backendFor(mode);

@@ -47,6 +47,20 @@ interface WebGLRenderingContextLike {
 }
 type CreateGL = (width: number, height: number, options?: object) => GLContext | null;
 
+/**
+ * gpu.js's own classes for the two texture kinds a kernel here makes on a 3-D
+ * grid: a packed float texture (four consecutive values a texel) and a texel
+ * of four values a thread (Array(4) results). `vec4View` and `packedView` make
+ * one kind out of the other without copying; they must be these classes, as a
+ * compiled kernel refuses an argument of another class than its first one.
+ * (gpu.js is pinned to 2.24.1 in package.json, which has them at these paths.)
+ */
+type TextureClass = new (settings: object) => Texture;
+const textureClass = (file: string, name: string): TextureClass =>
+  (require(`gpu.js/src/backend/gl/texture/${file}`) as Record<string, TextureClass>)[name];
+const PackedTexture = textureClass('memory-optimized-3d.js', 'GLTextureMemoryOptimized3D');
+const Vec4Texture = textureClass('array-4-float-3d.js', 'GLTextureArray4Float3D');
+
 let glModule: { create: CreateGL | null; error: string | null } | undefined;
 const loadGL = () => {
   if (!glModule) {
@@ -253,6 +267,43 @@ export class Device {
     const raw = (s as unknown as { renderRawOutput(): Float32Array }).renderRawOutput();
     if (!raw || raw.length < size) fail('BackendError', `reading back a texture gave ${raw?.length ?? 0} values, expected at least ${size}`);
     return raw.slice(0, size);
+  }
+
+  /**
+   * The texture of `size` packed floats seen as ceil(size/4) texels of four:
+   * read `t[i]` in a kernel and get values 4i .. 4i+3 in one fetch. Shares the
+   * memory; release the view after the kernel that reads it.
+   */
+  vec4View(s: Store, size: number): Store {
+    if (!(s instanceof Texture) || (s as unknown as { type: string }).type !== 'MemoryOptimizedNumberTexture') {
+      fail('BackendError', 'internal: vec4View takes a packed float texture');
+    }
+    return this.view(Vec4Texture, s as Texture, Math.ceil(size / 4), 'ArrayTexture(4)');
+  }
+
+  /**
+   * The result of an Array(4) kernel on the grid [ceil(size/4)] seen as `size`
+   * packed floats: texel t holds values 4t .. 4t+3, which is the packed layout,
+   * and both textures have the size gpu.js gives ceil(size/4) texels. Takes
+   * the result over (it is released here).
+   */
+  packedView(s: Store, size: number): Store {
+    const t = s as Texture & { type: string; output: number[] };
+    if (!(s instanceof Texture) || t.type !== 'ArrayTexture(4)' || t.output[0] !== Math.ceil(size / 4) || t.output[1] !== 1 || t.output[2] !== 1) {
+      fail('BackendError', `internal: packedView takes an Array(4) result on the grid [${Math.ceil(size / 4)}, 1, 1]`);
+    }
+    const v = this.view(PackedTexture, t, size, 'MemoryOptimizedNumberTexture');
+    t.delete();
+    return v;
+  }
+
+  private view(cls: TextureClass, t: Texture, length: number, type: string): Texture {
+    const f = t as unknown as Record<string, unknown>;
+    return new cls({
+      texture: f.texture, size: f.size, context: f.context, kernel: f.kernel,
+      internalFormat: f.internalFormat, textureFormat: f.textureFormat,
+      dimensions: [length, 1, 1], output: [length, 1, 1], type,
+    });
   }
 
   /** Another reference to the same device memory (freed when every reference is). */

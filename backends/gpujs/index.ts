@@ -113,6 +113,28 @@ class GpuJsBackend implements GpuBackend {
     }
   }
 
+  /**
+   * A kernel returning four values a thread on the grid [ceil(size/4)], whose
+   * result is the packed layout of `shape`; the arguments at the `vec4` positions
+   * are read as whole texels (see kernels.ts, "four values a texel").
+   */
+  private runVec4(src: K.KernelSource, shape: Shape, args: readonly (Handle | number)[], vec4: readonly number[]): Handle {
+    const views: Store[] = [];
+    const values = args.map((a, i) => {
+      if (typeof a === 'number') return a;
+      const s = this.store(a);
+      if (!vec4.includes(i)) return s;
+      const v = this.device.vec4View(s, sizeOf(a.shape));
+      views.push(v);
+      return v;
+    });
+    try {
+      return this.make(shape, this.device.packedView(this.device.run(src, values), sizeOf(shape)));
+    } finally {
+      for (const v of views) this.device.release(v);
+    }
+  }
+
   upload(t: Tensor): Handle {
     const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
     return this.make(t.shape, this.device.upload(data, K.copy(t.size)));
@@ -243,7 +265,9 @@ class GpuJsBackend implements GpuBackend {
     if (x.shape.length !== 2 || w.shape.length !== 2 || x.shape[1] !== w.shape[1] || !sameShape(b.shape, [w.shape[0]])) {
       shapeFail(`linear takes x [N, K], w [M, K], b [M]; got ${shapeString(x.shape)}, ${shapeString(w.shape)}, ${shapeString(b.shape)}`);
     }
-    return this.run(K.linear(this.dialect, x.shape, w.shape), [x.shape[0], w.shape[0]], args);
+    const yShape = [x.shape[0], w.shape[0]];
+    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0) return this.runVec4(K.linearVec4(x.shape, w.shape), yShape, [x, w, b], [0, 1, 2]);
+    return this.run(K.linear(this.dialect, x.shape, w.shape), yShape, args);
   }
 
   linearGradInput(dy: Handle, w: Handle): Handle {
@@ -251,7 +275,9 @@ class GpuJsBackend implements GpuBackend {
     if (dy.shape.length !== 2 || w.shape.length !== 2 || dy.shape[1] !== w.shape[0]) {
       shapeFail(`linearGradInput takes dy [N, M] and w [M, K]; got ${shapeString(dy.shape)} and ${shapeString(w.shape)}`);
     }
-    return this.run(K.linearGradInput(this.dialect, dy.shape, w.shape), [dy.shape[0], w.shape[1]], args);
+    const xShape = [dy.shape[0], w.shape[1]];
+    if (this.mode === 'headlessgl' && dy.shape[1] % 4 === 0 && w.shape[1] % 4 === 0) return this.runVec4(K.linearGradInputVec4(dy.shape, w.shape), xShape, [dy, w], [0, 1]);
+    return this.run(K.linearGradInput(this.dialect, dy.shape, w.shape), xShape, args);
   }
 
   linearGradWeight(x: Handle, dy: Handle): Handle {
@@ -259,7 +285,9 @@ class GpuJsBackend implements GpuBackend {
     if (x.shape.length !== 2 || dy.shape.length !== 2 || x.shape[0] !== dy.shape[0]) {
       shapeFail(`linearGradWeight takes x [N, K] and dy [N, M]; got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
     }
-    return this.run(K.linearGradWeight(this.dialect, x.shape, dy.shape), [dy.shape[1], x.shape[1]], args);
+    const wShape = [dy.shape[1], x.shape[1]];
+    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0) return this.runVec4(K.linearGradWeightVec4(x.shape, dy.shape), wShape, [x, dy], [0]);
+    return this.run(K.linearGradWeight(this.dialect, x.shape, dy.shape), wShape, args);
   }
 
   // ---- nonlinearities and normalisation ------------------------------------------------
@@ -358,6 +386,10 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`sgdUpdate needs w, v, g of one shape, got ${shapeString(w.shape)}, ${shapeString(v.shape)}, ${shapeString(g.shape)}`);
     }
     const n = sizeOf(w.shape);
+    if (this.mode === 'headlessgl') {
+      const vNext4 = this.runVec4(K.sgdVelocityVec4(n), w.shape, [w, v, g, p.momentum, p.weightDecay * p.lr, p.lr], [0, 1, 2]);
+      return { w: this.runVec4(K.sgdWeightVec4(n), w.shape, [w, vNext4], [0, 1]), v: vNext4 };
+    }
     const vNext = this.run(K.sgdVelocity(n), w.shape, [...args, p.momentum, p.weightDecay * p.lr, p.lr]);
     const wNext = this.run(K.sgdWeight(n), w.shape, [args[0], this.store(vNext)]);
     return { w: wNext, v: vNext };

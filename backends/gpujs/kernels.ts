@@ -464,6 +464,101 @@ for (let n = 0; n < ${N}; n++) {
 return sum;`, [K, M]);
 };
 
+// ---- fully connected and the update, four values a texel (GL) --------------------------
+//
+// A packed texture already holds four consecutive values in each texel; these
+// kernels read whole texels (arguments marked "vec4" are passed as
+// `Device.vec4View`s, `t[i]` being values 4i .. 4i+3) and return four
+// consecutive outputs a thread on a one-dimensional grid, which is the packed
+// layout itself (`Device.packedView`): no index-to-channel arithmetic on either
+// side, and a quarter of the fetches. They need the lengths along the rows to
+// be multiples of 4 (AlexNet's are); the backend uses the kernels above otherwise.
+
+/** y[n, m] = b[m] + sum_k x[n, k] w[m, k], four m a thread. x, w, b vec4; grid [N M/4]. */
+export const linearVec4 = (xShape: Shape, wShape: Shape): KernelSource => {
+  const [N, K] = xShape;
+  const M = wShape[0];
+  const K4 = K / 4;
+  const M4 = M / 4;
+  const lanes = [0, 1, 2, 3];
+  return {
+    ...kernel('linear', ['x', 'w', 'b'], `
+const n = Math.floor(this.thread.x / ${M4});
+const m4 = this.thread.x - n * ${M4};
+const bias = b[${I('m4')}];
+${lanes.map((j) => `let s${j} = bias[${j}];`).join('\n')}
+for (let k = 0; k < ${K4}; k++) {
+  const xv = x[${I('n')} * ${K4} + k];
+${lanes.map((j) => `  const w${j} = w[(${I('m4')} * 4 + ${j}) * ${K4} + k];`).join('\n')}
+${lanes.map((j) => `  s${j} += xv[0] * w${j}[0] + xv[1] * w${j}[1] + xv[2] * w${j}[2] + xv[3] * w${j}[3];`).join('\n')}
+}
+return [s0, s1, s2, s3];`, [N * M4]),
+    returns: 'Array(4)',
+  };
+};
+
+/** dx[n, k] = sum_m dy[n, m] w[m, k], four k a thread, four m a step. dy, w vec4; grid [N K/4]. */
+export const linearGradInputVec4 = (dyShape: Shape, wShape: Shape): KernelSource => {
+  const [N, M] = dyShape;
+  const K = wShape[1];
+  const K4 = K / 4;
+  const M4 = M / 4;
+  const lanes = [0, 1, 2, 3];
+  return {
+    ...kernel('linearGradInput', ['dy', 'w'], `
+const n = Math.floor(this.thread.x / ${K4});
+const k4 = this.thread.x - n * ${K4};
+${lanes.map((j) => `let s${j} = 0;`).join('\n')}
+for (let m4 = 0; m4 < ${M4}; m4++) {
+  const d = dy[${I('n')} * ${M4} + m4];
+${lanes.map((r) => `  const w${r} = w[(m4 * 4 + ${r}) * ${K4} + ${I('k4')}];`).join('\n')}
+${lanes.map((j) => `  s${j} += d[0] * w0[${j}] + d[1] * w1[${j}] + d[2] * w2[${j}] + d[3] * w3[${j}];`).join('\n')}
+}
+return [s0, s1, s2, s3];`, [N * K4]),
+    returns: 'Array(4)',
+  };
+};
+
+/** dw[m, k] = sum_n dy[n, m] x[n, k], four k a thread. x vec4, dy packed; grid [M K/4]. */
+export const linearGradWeightVec4 = (xShape: Shape, dyShape: Shape): KernelSource => {
+  const [N, K] = xShape;
+  const M = dyShape[1];
+  const K4 = K / 4;
+  const lanes = [0, 1, 2, 3];
+  return {
+    ...kernel('linearGradWeight', ['x', 'dy'], `
+const m = Math.floor(this.thread.x / ${K4});
+const k4 = this.thread.x - m * ${K4};
+${lanes.map((j) => `let s${j} = 0;`).join('\n')}
+for (let n = 0; n < ${N}; n++) {
+  const d = dy[n * ${M} + ${I('m')}];
+  const xv = x[n * ${K4} + ${I('k4')}];
+${lanes.map((j) => `  s${j} += d * xv[${j}];`).join('\n')}
+}
+return [s0, s1, s2, s3];`, [M * K4]),
+    returns: 'Array(4)',
+  };
+};
+
+/** sgdVelocity on whole texels: w, v, g vec4; grid [ceil(size/4)]. */
+export const sgdVelocityVec4 = (size: number): KernelSource => ({
+  ...kernel('sgdVelocity', ['w', 'v', 'g', 'momentum', 'decayLr', 'lr'], `
+const wv = w[this.thread.x];
+const vv = v[this.thread.x];
+const gv = g[this.thread.x];
+return [${[0, 1, 2, 3].map((j) => `momentum * vv[${j}] - decayLr * wv[${j}] - lr * gv[${j}]`).join(', ')}];`, [blocks(size)]),
+  returns: 'Array(4)',
+});
+
+/** sgdWeight on whole texels: w, v vec4; grid [ceil(size/4)]. */
+export const sgdWeightVec4 = (size: number): KernelSource => ({
+  ...kernel('sgdWeight', ['w', 'v'], `
+const wv = w[this.thread.x];
+const vv = v[this.thread.x];
+return [wv[0] + vv[0], wv[1] + vv[1], wv[2] + vv[2], wv[3] + vv[3]];`, [blocks(size)]),
+  returns: 'Array(4)',
+});
+
 // ---- local response normalisation ---------------------------------------------------
 
 /**
