@@ -13,7 +13,7 @@
  * Every GPU test goes through `gpuTest`, which prints the mode gpu.js really ran.
  */
 import type { Test } from 'uvu';
-import { availability, createGpuBackend, type GpuBackend, type GpuMode } from '../backends/gpujs/index.ts';
+import { availability, type ConvolutionMethod, createGpuBackend, type GpuBackend, type GpuMode } from '../backends/gpujs/index.ts';
 
 export const GL_REQUIRED = process.env.ALEXNET_REQUIRE_GL === '1';
 
@@ -52,9 +52,9 @@ export const planFor = (mode: GpuMode): ModePlan => {
  * 'headlessgl' the backend is made in 'auto' mode and must come out on GL: a
  * gpu.js that settled for webasm or cpu fails here with the reason.
  */
-export const gpuBackend = (mode: GpuMode, name?: string): GpuBackend => {
-  if (mode !== 'headlessgl') return createGpuBackend({ mode, name });
-  const b = createGpuBackend({ mode: 'auto', name });
+export const gpuBackend = (mode: GpuMode, name?: string, convolution?: ConvolutionMethod): GpuBackend => {
+  if (mode !== 'headlessgl') return createGpuBackend({ mode, name, convolution });
+  const b = createGpuBackend({ mode: 'auto', name, convolution });
   if (b.mode !== 'headlessgl') {
     b.destroy();
     throw new Error(

@@ -21,7 +21,7 @@ import { outSize } from '../core/backend.ts';
 import { Rng } from '../core/rng.ts';
 import { type Shape, sizeOf, Tensor } from '../core/tensor.ts';
 import { createReferenceBackend } from '../reference/index.ts';
-import type { GpuBackend, GpuMode } from '../backends/gpujs/index.ts';
+import type { ConvolutionMethod, GpuBackend, GpuMode } from '../backends/gpujs/index.ts';
 import { gpuBackend, gpuTest, planFor, PROPERTY_MODES, report } from './gl.ts';
 import { compare, maxAbsOf, reductionTolerance, type Tolerance } from './tolerance.ts';
 
@@ -356,12 +356,14 @@ const lrnGradScale = (x: Tensor, dy: Tensor, p: LrnParams): number => {
 // ---- registration ------------------------------------------------------------------------------
 
 const S = suite('gpu.js kernels agree with the reference');
-const backends = new Map<GpuMode, GpuBackend>();
-const backendFor = (mode: GpuMode): GpuBackend => {
-  let b = backends.get(mode);
+const backends = new Map<string, GpuBackend>();
+/** GL convolves as matrix products unless told 'direct' (see lowering.ts); both are checked. */
+const backendFor = (mode: GpuMode, convolution: ConvolutionMethod = 'lowered'): GpuBackend => {
+  const key = `${mode} ${convolution}`;
+  let b = backends.get(key);
   if (!b) {
-    b = gpuBackend(mode, `gpu.js ${mode} (kernel properties)`);
-    backends.set(mode, b);
+    b = gpuBackend(mode, `gpu.js ${mode} (kernel properties, ${convolution} convolution)`, convolution);
+    backends.set(key, b);
   }
   return b;
 };
@@ -375,6 +377,20 @@ for (const mode of PROPERTY_MODES) {
       prop.exec(gpu);
       for (const [n, w] of worst) {
         report(gpu.mode, `${n}: ${prop.runs} cases, worst relative error ${w.maxRel.toExponential(2)} (rtol there ${w.rtol.toExponential(2)}, ${(100 * w.ratio).toFixed(1)}% of the tolerance)`);
+      }
+    });
+  }
+}
+
+// The direct convolution kernels, which GL uses when the lowered matrices would be too large.
+if (PROPERTY_MODES.includes('headlessgl')) {
+  for (const prop of PROPERTIES.filter((p) => p.name.startsWith('conv2d'))) {
+    gpuTest(S, planFor('headlessgl'), `${prop.name}, direct convolution`, () => {
+      const gpu = backendFor('headlessgl', 'direct');
+      worst.clear();
+      prop.exec(gpu);
+      for (const [n, w] of worst) {
+        report(gpu.mode, `${n} (direct): ${prop.runs} cases, worst relative error ${w.maxRel.toExponential(2)} (rtol there ${w.rtol.toExponential(2)}, ${(100 * w.ratio).toFixed(1)}% of the tolerance)`);
       }
     });
   }

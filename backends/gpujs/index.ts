@@ -19,6 +19,7 @@ import { fail } from '../../core/errors.ts';
 import { type Shape, sameShape, shapeString, sizeOf, Tensor } from '../../core/tensor.ts';
 import { Device, type DeviceCounters, type GpuMode, type GpuModeRequest, resolveMode, type Store } from './device.ts';
 import * as K from './kernels.ts';
+import * as L from './lowering.ts';
 
 export type { GpuMode, GpuModeRequest } from './device.ts';
 export { availability, GPU_MODES, headlessGlAvailability } from './device.ts';
@@ -28,7 +29,21 @@ export interface GpuBackendOptions {
   readonly mode?: GpuModeRequest;
   /** Defaults to "gpu.js <mode> #<n>", n counting the contexts made in this process. */
   readonly name?: string;
+  /**
+   * How GL computes a convolution. 'lowered': as matrix products over the
+   * unrolled input (lowering.ts), the fastest; 'direct': four outputs a thread
+   * straight from the input (kernels.ts), which needs no extra memory; 'auto'
+   * (default): lowered unless the unrolled input would pass LOWERED_TEXELS_MAX
+   * texels. webasm and cpu always run their one-output kernels.
+   */
+  readonly convolution?: ConvolutionMethod;
 }
+
+export type ConvolutionMethod = 'auto' | 'lowered' | 'direct';
+export const CONVOLUTION_METHODS: readonly ConvolutionMethod[] = ['auto', 'lowered', 'direct'];
+
+/** 2^24 texels: a 256 MB float texture, beyond which 'auto' convolves directly. */
+export const LOWERED_TEXELS_MAX = 2 ** 24;
 
 export interface GpuStats extends DeviceCounters {
   /** Handles made and not yet disposed. */
@@ -73,7 +88,8 @@ class GpuJsBackend implements GpuBackend {
   private readonly dialect: K.Dialect;
   private live = 0;
 
-  constructor(readonly requested: GpuModeRequest, name?: string) {
+  constructor(readonly requested: GpuModeRequest, name?: string, readonly convolution: ConvolutionMethod = 'auto') {
+    if (!CONVOLUTION_METHODS.includes(convolution)) fail('ArgumentError', `convolution method '${String(convolution)}' is not one of ${CONVOLUTION_METHODS.join(', ')}`);
     const { mode, passedOver } = resolveMode(requested);
     this.mode = mode;
     this.passedOver = passedOver;
@@ -133,6 +149,71 @@ class GpuJsBackend implements GpuBackend {
     } finally {
       for (const v of views) this.device.release(v);
     }
+  }
+
+  // ---- convolution as matrix products (GL; see lowering.ts) ----------------------------
+
+  /** The lowering of this convolution when GL should compute it as products, else null. */
+  private lowered(xShape: Shape, wShape: Shape, p: ConvParams): L.Lowering | null {
+    if (this.mode !== 'headlessgl' || this.convolution === 'direct') return null;
+    const l = L.lowering(xShape, wShape, p);
+    return this.convolution === 'lowered' || L.loweredTexels(l) <= LOWERED_TEXELS_MAX ? l : null;
+  }
+
+  /**
+   * Runs `body` with a `layout` function that runs a four-values-a-thread
+   * layout or product kernel and returns its result as `size` packed floats,
+   * and a `texels` function that views a packed store as whole texels. Every
+   * store either made is released when `body` returns, except the one it
+   * returns.
+   */
+  private withTemps(body: (layout: (src: K.KernelSource, args: readonly unknown[], size: number) => Store, texels: (s: Store, size: number) => Store) => Store): Store {
+    const temps: Store[] = [];
+    const keep = (s: Store): Store => {
+      temps.push(s);
+      return s;
+    };
+    let result: Store | undefined;
+    try {
+      result = body(
+        (src, args, size) => keep(this.device.packedView(this.device.run(src, args), size)),
+        (s, size) => keep(this.device.vec4View(s, size)),
+      );
+      return result;
+    } finally {
+      for (const t of temps) if (t !== result) this.device.release(t);
+    }
+  }
+
+  private conv2dLowered(l: L.Lowering, x: Store, w: Store, b: Store): Store {
+    return this.withTemps((layout, texels) => {
+      const col = layout(L.im2col(l), [x], l.G * l.N * l.P4 * l.Kd4);
+      const filters = l.Kd4 === l.Kd ? w : layout(L.filtersPadded(l), [w], l.F * l.Kd4);
+      const rows = layout(L.matmulABt(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, true),
+        [texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4), b], l.F * l.N * l.P4);
+      return this.device.run(L.outputFromRows(l), [rows]);
+    });
+  }
+
+  private conv2dGradInputLowered(l: L.Lowering, dy: Store, w: Store): Store {
+    return this.withTemps((layout, texels) => {
+      const dyT = layout(L.gradColumns(l), [dy], l.G * l.N * l.P4 * l.Fg4);
+      const wT = layout(L.filtersT(l), [w], l.G * l.Kd4 * l.Fg4);
+      const dcol = layout(L.matmulABt(l.G, l.N * l.P4, l.Kd4, l.Fg4 / 4, false),
+        [texels(dyT, l.G * l.N * l.P4 * l.Fg4), texels(wT, l.G * l.Kd4 * l.Fg4)], l.G * l.N * l.P4 * l.Kd4);
+      return this.device.run(L.col2im(l), [dcol]);
+    });
+  }
+
+  private conv2dGradFilterLowered(l: L.Lowering, x: Store, dy: Store): Store {
+    return this.withTemps((layout, texels) => {
+      const dyRows = layout(L.gradRows(l), [dy], l.F * l.N * l.P4);
+      const colT = layout(L.im2colT(l), [x], l.G * l.Kd4 * l.N * l.P4);
+      const dw = layout(L.matmulABt(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, false),
+        [texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4)], l.F * l.Kd4);
+      // [F, Kd4] is w's own layout when no padding was added.
+      return l.Kd4 === l.Kd ? dw : this.device.run(L.cropRows(l.F, l.Kd), [dw]);
+    });
   }
 
   upload(t: Tensor): Handle {
@@ -232,6 +313,8 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(w), this.store(b)];
     const yShape = this.convCheck(x.shape, w.shape, p);
     if (b.shape.length !== 1 || b.shape[0] !== w.shape[0]) shapeFail(`bias ${shapeString(b.shape)} does not match ${w.shape[0]} filters`);
+    const l = this.lowered(x.shape, w.shape, p);
+    if (l) return this.make(yShape, this.conv2dLowered(l, args[0], args[1], args[2]));
     if (this.mode === 'headlessgl') return this.runBlocked(K.conv2dBlocked(x.shape, w.shape, p), yShape, args);
     return this.run(K.conv2d(this.dialect, x.shape, w.shape, p), yShape, args);
   }
@@ -240,6 +323,8 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(dy), this.store(w)];
     const yShape = this.convCheck(xShape, w.shape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
+    const l = this.lowered(xShape, w.shape, p);
+    if (l) return this.make(xShape, this.conv2dGradInputLowered(l, args[0], args[1]));
     if (this.mode === 'headlessgl' && p.stride === 1) return this.runBlocked(K.conv2dGradInputBlocked(dy.shape, w.shape, xShape, p), xShape, args);
     return this.run(K.conv2dGradInput(this.dialect, dy.shape, w.shape, xShape, p), xShape, args);
   }
@@ -248,6 +333,8 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(dy)];
     const yShape = this.convCheck(x.shape, wShape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
+    const l = this.lowered(x.shape, wShape, p);
+    if (l) return this.make(wShape, this.conv2dGradFilterLowered(l, args[0], args[1]));
     if (this.mode === 'headlessgl') return this.runBlocked(K.conv2dGradFilterBlocked(x.shape, dy.shape, wShape, p), wShape, args);
     return this.run(K.conv2dGradFilter(this.dialect, x.shape, dy.shape, wShape, p), wShape, args);
   }
@@ -397,7 +484,7 @@ class GpuJsBackend implements GpuBackend {
 }
 
 /** One gpu.js context as a backend. Throws a BackendError when the asked-for mode cannot run here. */
-export const createGpuBackend = (opts: { mode?: GpuModeRequest; name?: string } = {}): GpuBackend =>
-  new GpuJsBackend(opts.mode ?? 'auto', opts.name);
+export const createGpuBackend = (opts: GpuBackendOptions = {}): GpuBackend =>
+  new GpuJsBackend(opts.mode ?? 'auto', opts.name, opts.convolution);
 
 export const isGpuBackend = (b: Backend): b is GpuBackend => b instanceof GpuJsBackend;

@@ -1,0 +1,261 @@
+/**
+ * Convolution as matrix products, for the GL mode.
+ *
+ * A convolution is a matrix product once its input is unrolled (Chellapilla,
+ * Puri and Simard 2006; the paper's cuda-convnet did the same on the GPU): with
+ * P = OH*OW output positions per image and Kd = Cg*K*K taps per filter,
+ *
+ *   forward          y[f, (n,p)]   = b[f] + sum_k  w[f, k]      col[(n,p), k]
+ *   filter gradient  dw[f, k]      =        sum_np dy[f, (n,p)]  col[(n,p), k]
+ *   input gradient   dcol[(n,p), k] =       sum_f  dy[f, (n,p)]  w[f, k]
+ *
+ * where col[(n,p), (c,ky,kx)] = x[n, c0 + c, oy*S - P + ky, ox*S - P + kx] (0 in
+ * the padding) and dx gathers dcol back (col2im), per group. On llvmpipe the
+ * price of a GL kernel is its texel fetches, and a product whose rows lie
+ * along the summed axis reads four values a fetch: `matmulABt` computes
+ * C[g, i, j] = sum_k A[g, i, k] B[g, j, k] with both operands read as whole
+ * texels and four j a thread, five fetches for sixteen multiply-adds (a direct
+ * convolution thread needs two fetches for each one).
+ *
+ * So every operand is first laid out with its summed axis last and padded with
+ * zeros to a multiple of 4 (the layout kernels below, one gather a value), and
+ * every output axis j to a multiple of 4 as well: P4 = P rounded up per image,
+ * Kd4 = Kd rounded up, Fg4 = Fg rounded up. A product's result on the grid
+ * [G I J/4] is the packed layout of [G, I, J] (see `Device.packedView`); the
+ * crops and col2im turn it back into NCHW.
+ *
+ * The unrolled input holds K*K/S^2 copies of the input: at batch 1 a few MB,
+ * at batch 128 of the 227x227 network about half a gigabyte for conv1 alone.
+ * The backend therefore lowers a convolution only while its largest operand
+ * stays under a bound (see `loweredTexels`) and otherwise runs the direct
+ * kernels of kernels.ts.
+ */
+import type { ConvParams } from '../../core/backend.ts';
+import { outSize } from '../../core/backend.ts';
+import type { Shape } from '../../core/tensor.ts';
+import type { KernelSource } from './kernels.ts';
+
+const I = (v: string): string => `(${v} >> 0)`;
+const up4 = (n: number): number => Math.ceil(n / 4) * 4;
+
+/** The sizes of one lowered convolution. */
+export interface Lowering {
+  readonly N: number; readonly C: number; readonly H: number; readonly W: number;
+  readonly F: number; readonly K: number; readonly S: number; readonly P: number;
+  readonly G: number; readonly Cg: number; readonly Fg: number;
+  readonly OH: number; readonly OW: number;
+  /** Output positions per image, and rounded up to a multiple of 4. */
+  readonly Pn: number; readonly P4: number;
+  /** Taps per filter (Cg K K), and rounded up. */
+  readonly Kd: number; readonly Kd4: number;
+  /** Filters per group, rounded up. */
+  readonly Fg4: number;
+}
+
+export const lowering = (xShape: Shape, wShape: Shape, p: ConvParams): Lowering => {
+  const [N, C, H, W] = xShape;
+  const [F, Cg, K] = wShape;
+  const OH = outSize(H, K, p.stride, p.pad);
+  const OW = outSize(W, K, p.stride, p.pad);
+  const Fg = F / p.groups;
+  return {
+    N, C, H, W, F, K, S: p.stride, P: p.pad, G: p.groups, Cg, Fg, OH, OW,
+    Pn: OH * OW, P4: up4(OH * OW), Kd: Cg * K * K, Kd4: up4(Cg * K * K), Fg4: up4(Fg),
+  };
+};
+
+/** Texels of the largest matrix a lowered convolution makes (unrolled input or its gradient). */
+export const loweredTexels = (l: Lowering): number => (l.G * l.N * l.P4 * l.Kd4) / 4;
+
+const four = [0, 1, 2, 3];
+
+/**
+ * A layout kernel: rows `R` of `L` values each, padded to L4 = up4(L), four
+ * consecutive values a thread on the grid [R L4/4] (so its result is the
+ * packed layout of [R, L4]). `rowSetup` derives locals from `row`; `lane(l)`
+ * gives, for the column held in local `l`, the condition under which the value
+ * is read and the read itself (it is 0 otherwise, padding included).
+ */
+const rows4 = (
+  name: string, args: readonly string[], R: number, L: number, rowSetup: string, laneLocals: readonly string[],
+  lane: () => { setup: string; ok: string; read: string },
+): KernelSource => {
+  const LQ = up4(L) / 4;
+  const { setup, ok, read } = lane();
+  const lanes = four.map((j) => `
+l = lq * 4 + ${j};
+${setup}
+if (l < ${L} && ${ok}) { v${j} = ${read}; }`).join('');
+  return {
+    name,
+    source: `function(${args.join(', ')}) {
+const row = Math.floor(this.thread.x / ${LQ});
+const lq = this.thread.x - row * ${LQ};
+${rowSetup}
+let l = 0;
+${laneLocals.map((v) => `let ${v} = 0;`).join('\n')}
+let v0 = 0;
+let v1 = 0;
+let v2 = 0;
+let v3 = 0;${lanes}
+return [v0, v1, v2, v3];
+}`,
+    output: [R * LQ],
+    returns: 'Array(4)',
+  };
+};
+
+/** Splits a tap index held in local `k` into c, ky, kx (locals). */
+const tap = (l: Lowering, k: string): string => `c = Math.floor(${k} / ${l.K * l.K});
+ky = Math.floor((${k} - c * ${l.K * l.K}) / ${l.K});
+kx = ${k} - c * ${l.K * l.K} - ky * ${l.K};`;
+
+/** The input value under tap (c, ky, kx) of output position (oy, ox), image n, group g; `inside` guards the padding. */
+const xAt = (l: Lowering) => ({
+  inside: `oy * ${l.S} + ky >= ${l.P} && oy * ${l.S} + ky < ${l.H + l.P} && ox * ${l.S} + kx >= ${l.P} && ox * ${l.S} + kx < ${l.W + l.P}`,
+  read: `x[((${I('n')} * ${l.C} + ${I('g')} * ${l.Cg} + ${I('c')}) * ${l.H} + ${I('oy')} * ${l.S} + ${I('ky')} - ${l.P}) * ${l.W} + ${I('ox')} * ${l.S} + ${I('kx')} - ${l.P}]`,
+});
+
+/** col[g, n P4 + p, k]: rows (g, n, p), taps along the row. [G N P4, Kd4]. */
+export const im2col = (l: Lowering): KernelSource => {
+  const { inside, read } = xAt(l);
+  return rows4('im2col', ['x'], l.G * l.N * l.P4, l.Kd, `
+const g = Math.floor(row / ${l.N * l.P4});
+const n = Math.floor((row - g * ${l.N * l.P4}) / ${l.P4});
+const p = row - g * ${l.N * l.P4} - n * ${l.P4};
+const oy = Math.floor(p / ${l.OW});
+const ox = p - oy * ${l.OW};`, ['c', 'ky', 'kx'], () => ({ setup: tap(l, 'l'), ok: `p < ${l.Pn} && ${inside}`, read }));
+};
+
+/** colT[g, k, n P4 + p]: the same values with rows (g, k) and positions along the row. [G Kd4, N P4]. */
+export const im2colT = (l: Lowering): KernelSource => {
+  const { inside, read } = xAt(l);
+  return rows4('im2colT', ['x'], l.G * l.Kd4, l.N * l.P4, `
+const g = Math.floor(row / ${l.Kd4});
+const k = row - g * ${l.Kd4};
+const c = Math.floor(k / ${l.K * l.K});
+const ky = Math.floor((k - c * ${l.K * l.K}) / ${l.K});
+const kx = k - c * ${l.K * l.K} - ky * ${l.K};`, ['n', 'p', 'oy', 'ox'], () => ({
+    setup: `n = Math.floor(l / ${l.P4});
+p = l - n * ${l.P4};
+oy = Math.floor(p / ${l.OW});
+ox = p - oy * ${l.OW};`,
+    ok: `k < ${l.Kd} && p < ${l.Pn} && ${inside}`,
+    read,
+  }));
+};
+
+/** w as [F, Kd4] (the filters with their taps padded). */
+export const filtersPadded = (l: Lowering): KernelSource =>
+  rows4('filtersPadded', ['w'], l.F, l.Kd, '', [], () => ({ setup: '', ok: 'true', read: `w[${I('row')} * ${l.Kd} + ${I('l')}]` }));
+
+/** wT[g, k, f]: each group's filters transposed, [G Kd4, Fg4]. */
+export const filtersT = (l: Lowering): KernelSource =>
+  rows4('filtersT', ['w'], l.G * l.Kd4, l.Fg, `
+const g = Math.floor(row / ${l.Kd4});
+const k = row - g * ${l.Kd4};`, [], () => ({ setup: '', ok: `k < ${l.Kd}`, read: `w[(${I('g')} * ${l.Fg} + ${I('l')}) * ${l.Kd} + ${I('k')}]` }));
+
+/** dy as [F, N P4]: each filter's gradients over the images' positions. */
+export const gradRows = (l: Lowering): KernelSource =>
+  rows4('gradRows', ['dy'], l.F, l.N * l.P4, '', ['n', 'p'], () => ({
+    setup: `n = Math.floor(l / ${l.P4});
+p = l - n * ${l.P4};`,
+    ok: `p < ${l.Pn}`,
+    read: `dy[(${I('n')} * ${l.F} + ${I('row')}) * ${l.Pn} + ${I('p')}]`,
+  }));
+
+/** dyT[g, n P4 + p, f]: per group, each position's gradients over the filters. [G N P4, Fg4]. */
+export const gradColumns = (l: Lowering): KernelSource =>
+  rows4('gradColumns', ['dy'], l.G * l.N * l.P4, l.Fg, `
+const g = Math.floor(row / ${l.N * l.P4});
+const n = Math.floor((row - g * ${l.N * l.P4}) / ${l.P4});
+const p = row - g * ${l.N * l.P4} - n * ${l.P4};`, [], () => ({
+    setup: '',
+    ok: `p < ${l.Pn}`,
+    read: `dy[(${I('n')} * ${l.F} + ${I('g')} * ${l.Fg} + ${I('l')}) * ${l.Pn} + ${I('p')}]`,
+  }));
+
+/**
+ * C[g, i, j] = (bias[g I + i]) + sum_k A[g, i, k] B[g, j, k]. A and B are read
+ * as texels (A [G I, KQ], B [G J, KQ], KQ texels a row); four j a thread on the
+ * grid [G I J/4], so the result is the packed layout of [G, I, J]. J must be a
+ * multiple of 4.
+ */
+export const matmulABt = (G: number, Ir: number, J: number, KQ: number, bias: boolean): KernelSource => {
+  if (J % 4 !== 0) throw new Error(`internal: matmulABt needs J a multiple of 4, got ${J}`);
+  const J4 = J / 4;
+  const start = bias ? `b[${I('g')} * ${Ir} + ${I('i')}]` : '0';
+  return {
+    name: 'matmulABt',
+    source: `function(${bias ? 'a, bm, b' : 'a, bm'}) {
+const g = Math.floor(this.thread.x / ${Ir * J4});
+const i = Math.floor((this.thread.x - g * ${Ir * J4}) / ${J4});
+const j4 = this.thread.x - g * ${Ir * J4} - i * ${J4};
+let s0 = ${start};
+let s1 = s0;
+let s2 = s0;
+let s3 = s0;
+for (let k = 0; k < ${KQ}; k++) {
+  const av = a[(${I('g')} * ${Ir} + ${I('i')}) * ${KQ} + k];
+${four.map((j) => `  const q${j} = bm[(${I('g')} * ${J} + ${I('j4')} * 4 + ${j}) * ${KQ} + k];`).join('\n')}
+${four.map((j) => `  s${j} += av[0] * q${j}[0] + av[1] * q${j}[1] + av[2] * q${j}[2] + av[3] * q${j}[3];`).join('\n')}
+}
+return [s0, s1, s2, s3];
+}`,
+    output: [G * Ir * J4],
+    returns: 'Array(4)',
+  };
+};
+
+/** y[n, f, oy, ox] from the forward product's [F, N P4]. Grid [OW, OH, N F]. */
+export const outputFromRows = (l: Lowering): KernelSource => ({
+  name: 'outputFromRows',
+  source: `function(y) {
+const n = Math.floor(this.thread.z / ${l.F});
+const f = this.thread.z - n * ${l.F};
+return y[${I('f')} * ${l.N * l.P4} + ${I('n')} * ${l.P4} + this.thread.y * ${l.OW} + this.thread.x];
+}`,
+  output: [l.OW, l.OH, l.N * l.F],
+});
+
+/** The first L of each row of L4 = up4(L) values: [R, L4] -> [R, L]. Grid [L, R]. */
+export const cropRows = (R: number, L: number): KernelSource => ({
+  name: 'cropRows',
+  source: `function(m) {
+return m[this.thread.y * ${up4(L)} + this.thread.x];
+}`,
+  output: [L, R],
+});
+
+/**
+ * dx[n, c, iy, ix] = sum over the taps (ky, kx) that see (iy, ix) from a valid
+ * output (oy, ox) of dcol[g, n P4 + oy OW + ox, (c - c0) K K + ky K + kx],
+ * with dcol [G N P4, Kd4]. As in the direct kernel, ky = (iy + P) mod S + r S
+ * and oy = floor((iy + P) / S) - r, so no division sits in the loop. Grid [W, H, N C].
+ */
+export const col2im = (l: Lowering): KernelSource => {
+  const R = Math.ceil(l.K / l.S);
+  return {
+    name: 'col2im',
+    source: `function(dcol) {
+const n = Math.floor(this.thread.z / ${l.C});
+const c = this.thread.z - n * ${l.C};
+const g = Math.floor(c / ${l.Cg});
+const cl = c - g * ${l.Cg};
+const qy = Math.floor((this.thread.y + ${l.P}) / ${l.S});
+const my = this.thread.y + ${l.P} - qy * ${l.S};
+const qx = Math.floor((this.thread.x + ${l.P}) / ${l.S});
+const mx = this.thread.x + ${l.P} - qx * ${l.S};
+let sum = 0;
+for (let ry = 0; ry < ${R}; ry++) {
+  if (${I('my')} + ry * ${l.S} >= ${l.K} || ${I('qy')} - ry < 0 || ${I('qy')} - ry >= ${l.OH}) { continue; }
+  for (let rx = 0; rx < ${R}; rx++) {
+    if (${I('mx')} + rx * ${l.S} >= ${l.K} || ${I('qx')} - rx < 0 || ${I('qx')} - rx >= ${l.OW}) { continue; }
+    sum += dcol[((${I('g')} * ${l.N} + ${I('n')}) * ${l.P4} + (${I('qy')} - ry) * ${l.OW} + ${I('qx')} - rx) * ${l.Kd4} + ${I('cl')} * ${l.K * l.K} + (${I('my')} + ry * ${l.S}) * ${l.K} + ${I('mx')} + rx * ${l.S}];
+  }
+}
+return sum;
+}`,
+    output: [l.W, l.H, l.N * l.C],
+  };
+};
