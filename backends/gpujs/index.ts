@@ -191,7 +191,7 @@ class GpuJsBackend implements GpuBackend {
       const filters = l.Kd4 === l.Kd ? w : layout(L.filtersPadded(l), [w], l.F * l.Kd4);
       const rows = layout(L.matmulABt(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, true),
         [texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4), b], l.F * l.N * l.P4);
-      return this.device.run(L.outputFromRows(l), [rows]);
+      return this.device.run(L.outputFromProduct(l), [rows]);
     });
   }
 
@@ -211,9 +211,19 @@ class GpuJsBackend implements GpuBackend {
       const colT = layout(L.im2colT(l), [x], l.G * l.Kd4 * l.N * l.P4);
       const dw = layout(L.matmulABt(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, false),
         [texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4)], l.F * l.Kd4);
-      // [F, Kd4] is w's own layout when no padding was added.
-      return l.Kd4 === l.Kd ? dw : this.device.run(L.cropRows(l.F, l.Kd), [dw]);
+      return this.device.run(L.filterGradFromProduct(l), [dw]);
     });
+  }
+
+  /** A [N, M] result made four columns a thread, n fastest, in row order (already so for N = 1). */
+  private byColumnBlocks(h: Handle): Handle {
+    const [N, M] = h.shape;
+    if (N === 1) return h;
+    try {
+      return this.run(K.fromColumnBlocks(N, M), h.shape, [this.store(h)]);
+    } finally {
+      this.dispose(h);
+    }
   }
 
   upload(t: Tensor): Handle {
@@ -353,7 +363,7 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`linear takes x [N, K], w [M, K], b [M]; got ${shapeString(x.shape)}, ${shapeString(w.shape)}, ${shapeString(b.shape)}`);
     }
     const yShape = [x.shape[0], w.shape[0]];
-    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0) return this.runVec4(K.linearVec4(x.shape, w.shape), yShape, [x, w, b], [0, 1, 2]);
+    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearVec4(x.shape, w.shape), yShape, [x, w, b], [0, 1, 2]));
     return this.run(K.linear(this.dialect, x.shape, w.shape), yShape, args);
   }
 
@@ -363,7 +373,7 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`linearGradInput takes dy [N, M] and w [M, K]; got ${shapeString(dy.shape)} and ${shapeString(w.shape)}`);
     }
     const xShape = [dy.shape[0], w.shape[1]];
-    if (this.mode === 'headlessgl' && dy.shape[1] % 4 === 0 && w.shape[1] % 4 === 0) return this.runVec4(K.linearGradInputVec4(dy.shape, w.shape), xShape, [dy, w], [0, 1]);
+    if (this.mode === 'headlessgl' && dy.shape[1] % 4 === 0 && w.shape[1] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearGradInputVec4(dy.shape, w.shape), xShape, [dy, w], [0, 1]));
     return this.run(K.linearGradInput(this.dialect, dy.shape, w.shape), xShape, args);
   }
 

@@ -474,17 +474,22 @@ return sum;`, [K, M]);
 // side, and a quarter of the fetches. They need the lengths along the rows to
 // be multiples of 4 (AlexNet's are); the backend uses the kernels above otherwise.
 
-/** y[n, m] = b[m] + sum_k x[n, k] w[m, k], four m a thread. x, w, b vec4; grid [N M/4]. */
+/**
+ * y[n, m] = b[m] + sum_k x[n, k] w[m, k], four m a thread. x, w, b vec4; grid
+ * [N M/4], n fastest: the threads of one batch read the same four weight rows
+ * one after the other, so fc6's weights stream through the cache once a call
+ * and not once an image. Thread (m/4, n) holds y[n, m .. m+3], which is the
+ * packed layout of y only for N = 1; `fromColumnBlocks` reorders otherwise.
+ */
 export const linearVec4 = (xShape: Shape, wShape: Shape): KernelSource => {
   const [N, K] = xShape;
   const M = wShape[0];
   const K4 = K / 4;
-  const M4 = M / 4;
   const lanes = [0, 1, 2, 3];
   return {
     ...kernel('linear', ['x', 'w', 'b'], `
-const n = Math.floor(this.thread.x / ${M4});
-const m4 = this.thread.x - n * ${M4};
+const m4 = Math.floor(this.thread.x / ${N});
+const n = this.thread.x - m4 * ${N};
 const bias = b[${I('m4')}];
 ${lanes.map((j) => `let s${j} = bias[${j}];`).join('\n')}
 for (let k = 0; k < ${K4}; k++) {
@@ -492,12 +497,16 @@ for (let k = 0; k < ${K4}; k++) {
 ${lanes.map((j) => `  const w${j} = w[(${I('m4')} * 4 + ${j}) * ${K4} + k];`).join('\n')}
 ${lanes.map((j) => `  s${j} += xv[0] * w${j}[0] + xv[1] * w${j}[1] + xv[2] * w${j}[2] + xv[3] * w${j}[3];`).join('\n')}
 }
-return [s0, s1, s2, s3];`, [N * M4]),
+return [s0, s1, s2, s3];`, [N * (M / 4)]),
     returns: 'Array(4)',
   };
 };
 
-/** dx[n, k] = sum_m dy[n, m] w[m, k], four k a thread, four m a step. dy, w vec4; grid [N K/4]. */
+/**
+ * dx[n, k] = sum_m dy[n, m] w[m, k], four k a thread, four m a step. dy, w
+ * vec4; grid [N K/4], n fastest as in `linearVec4` (reorder with
+ * `fromColumnBlocks` when N > 1).
+ */
 export const linearGradInputVec4 = (dyShape: Shape, wShape: Shape): KernelSource => {
   const [N, M] = dyShape;
   const K = wShape[1];
@@ -506,8 +515,8 @@ export const linearGradInputVec4 = (dyShape: Shape, wShape: Shape): KernelSource
   const lanes = [0, 1, 2, 3];
   return {
     ...kernel('linearGradInput', ['dy', 'w'], `
-const n = Math.floor(this.thread.x / ${K4});
-const k4 = this.thread.x - n * ${K4};
+const k4 = Math.floor(this.thread.x / ${N});
+const n = this.thread.x - k4 * ${N};
 ${lanes.map((j) => `let s${j} = 0;`).join('\n')}
 for (let m4 = 0; m4 < ${M4}; m4++) {
   const d = dy[${I('n')} * ${M4} + m4];
@@ -518,6 +527,12 @@ return [s0, s1, s2, s3];`, [N * K4]),
     returns: 'Array(4)',
   };
 };
+
+/** [N, M] from the result of `linearVec4` or `linearGradInputVec4` (thread (m/4, n) holding m .. m+3). Grid [M, N]. */
+export const fromColumnBlocks = (N: number, M: number): KernelSource =>
+  kernel('fromColumnBlocks', ['y'], `
+const q = Math.floor(this.thread.x / 4);
+return y[(${I('q')} * ${N} + this.thread.y) * 4 + this.thread.x - ${I('q')} * 4];`, [M, N]);
 
 /** dw[m, k] = sum_n dy[n, m] x[n, k], four k a thread. x vec4, dy packed; grid [M K/4]. */
 export const linearGradWeightVec4 = (xShape: Shape, dyShape: Shape): KernelSource => {
