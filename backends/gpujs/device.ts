@@ -214,14 +214,17 @@ export class Device {
   /** Runs `src` (compiling it on first use) and returns its result as a device store. */
   run(src: KernelSource, args: readonly unknown[]): Store {
     if (this.dead) fail('BackendError', 'this gpu.js backend was destroyed');
-    const key = `${src.output.join('x')}\n${src.source}`;
+    const key = `${src.output.join('x')}\n${src.source}${src.native ? `\n${src.native.map((f) => f.source).join('\n')}` : ''}`;
     let k = this.kernels.get(key);
     if (!k) {
       // Every grid is 3-D ([n] runs as [n, 1, 1]): gpu.js compiles a kernel for
       // one texture class per argument (1-D, 2-D and 3-D results are different
       // classes) and will not take a 2-D result where it first saw a 1-D one.
       const grid = [src.output[0], src.output[1] ?? 1, src.output[2] ?? 1];
-      k = this.gpu.createKernel(src.source, { ...KERNEL_SETTINGS, optimizeFloatMemory: src.returns !== 'Array(4)', output: grid });
+      k = this.gpu.createKernel(src.source, {
+        ...KERNEL_SETTINGS, optimizeFloatMemory: src.returns !== 'Array(4)', output: grid,
+        ...(src.native ? { nativeFunctions: src.native.map((f) => ({ ...f })) } : {}),
+      });
       this.kernels.set(key, k);
       this.counters.kernels++;
     }

@@ -38,6 +38,8 @@ export interface KernelSource {
   readonly output: readonly number[];
   /** 'Array(4)': the kernel returns four values per thread (see blocked kernels); default one number. */
   readonly returns?: 'Number' | 'Array(4)';
+  /** GLSL functions the source calls (GL only), as gpu.js native functions. */
+  readonly native?: readonly { readonly name: string; readonly source: string }[];
 }
 
 /** A float local holding a small whole number, as a GLSL int. */

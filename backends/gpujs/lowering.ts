@@ -191,26 +191,45 @@ const p = row - g * ${l.N * l.P4} - n * ${l.P4};`, [], () => ({
 export const matmulABt = (G: number, Ir: number, J: number, KQ: number, bias: boolean): KernelSource => {
   if (J % 4 !== 0) throw new Error(`internal: matmulABt needs J a multiple of 4, got ${J}`);
   const J4 = J / 4;
+  // The loop is GLSL (a gpu.js native function): gpu.js would turn every
+  // texel read into a flat index and back into texture coordinates, a
+  // division and a modulo per fetch. Here each row's coordinates are found once
+  // and stepped along, wrapping at the texture's edge. user_a, user_bm and
+  // their sizes are the uniforms and constants gpu.js declares for the
+  // kernel's arguments a and bm (texture sizes are constants with
+  // dynamicArguments off, see device.ts).
+  const rowStart = (v: string, row: string, tex: string) =>
+    `int ${v}i = (${row}) * ${KQ}; int ${v}y = ${v}i / ${tex}Size.x; int ${v}x = ${v}i - ${v}y * ${tex}Size.x;`;
+  const at = (v: string, tex: string) => `texture2D(${tex}, (vec2(float(${v}x), float(${v}y)) + 0.5) / vec2(${tex}Size))`;
+  const step = (v: string, tex: string) => `${v}x++; if (${v}x == ${tex}Size.x) { ${v}x = 0; ${v}y++; }`;
+  const glsl = `vec4 matmulRow(int t) {
+  int g = t / ${Ir * J4};
+  int j4 = (t - g * ${Ir * J4}) / ${Ir};
+  int i = t - g * ${Ir * J4} - j4 * ${Ir};
+  ${rowStart('a', `g * ${Ir} + i`, 'user_a')}
+${four.map((j) => `  ${rowStart(`b${j}`, `g * ${J} + j4 * 4 + ${j}`, 'user_bm')}`).join('\n')}
+  vec4 s = vec4(0.0);
+  for (int k = 0; k < ${KQ}; k++) {
+    vec4 av = ${at('a', 'user_a')};
+${four.map((j) => `    s[${j}] += dot(av, ${at(`b${j}`, 'user_bm')});`).join('\n')}
+    ${step('a', 'user_a')}
+${four.map((j) => `    ${step(`b${j}`, 'user_bm')}`).join('\n')}
+  }
+  return s;
+}`;
   const start = bias ? `b[${I('g')} * ${Ir} + ${I('i')}]` : '0';
   return {
     name: 'matmulABt',
     source: `function(${bias ? 'a, bm, b' : 'a, bm'}) {
 const g = Math.floor(this.thread.x / ${Ir * J4});
-const j4 = Math.floor((this.thread.x - g * ${Ir * J4}) / ${Ir});
-const i = this.thread.x - g * ${Ir * J4} - j4 * ${Ir};
-let s0 = ${start};
-let s1 = s0;
-let s2 = s0;
-let s3 = s0;
-for (let k = 0; k < ${KQ}; k++) {
-  const av = a[(${I('g')} * ${Ir} + ${I('i')}) * ${KQ} + k];
-${four.map((j) => `  const q${j} = bm[(${I('g')} * ${J} + ${I('j4')} * 4 + ${j}) * ${KQ} + k];`).join('\n')}
-${four.map((j) => `  s${j} += av[0] * q${j}[0] + av[1] * q${j}[1] + av[2] * q${j}[2] + av[3] * q${j}[3];`).join('\n')}
-}
-return [s0, s1, s2, s3];
+const i = this.thread.x - g * ${Ir * J4} - Math.floor((this.thread.x - g * ${Ir * J4}) / ${Ir}) * ${Ir};
+const b0 = ${start};
+const s = matmulRow(this.thread.x);
+return [s[0] + b0, s[1] + b0, s[2] + b0, s[3] + b0];
 }`,
     output: [G * Ir * J4],
     returns: 'Array(4)',
+    native: [{ name: 'matmulRow', source: glsl }],
   };
 };
 
