@@ -415,7 +415,14 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(dy)];
     this.lrnCheck(x.shape, p);
     if (!sameShape(x.shape, dy.shape)) shapeFail(`lrnGrad needs x and dy of one shape, got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
-    return this.run(K.lrnGrad(this.dialect, x.shape, p.n), x.shape, [...args, p.k, p.alpha, p.beta]);
+    const s = this.run(K.lrnBase(this.dialect, x.shape, p.n), x.shape, [args[0], p.k, p.alpha]);
+    const t = this.run(K.lrnCross(sizeOf(x.shape)), x.shape, [...args, this.store(s), p.beta]);
+    try {
+      return this.run(K.lrnGrad(this.dialect, x.shape, p.n), x.shape, [...args, this.store(s), this.store(t), p.alpha, p.beta]);
+    } finally {
+      this.dispose(s);
+      this.dispose(t);
+    }
   }
 
   private poolShape(shape: Shape, p: PoolParams): Shape {
@@ -439,7 +446,12 @@ class GpuJsBackend implements GpuBackend {
     const args = [this.store(x), this.store(dy)];
     const yShape = this.poolShape(x.shape, p);
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the pooled shape ${shapeString(yShape)}`);
-    return this.run(K.maxPoolGrad(this.dialect, x.shape, p), x.shape, args);
+    const arg = this.run(K.maxPoolArgmax(this.dialect, x.shape, p), yShape, [args[0]]);
+    try {
+      return this.run(K.maxPoolGrad(this.dialect, x.shape, p), x.shape, [this.store(arg), args[1]]);
+    } finally {
+      this.dispose(arg);
+    }
   }
 
   // ---- dropout --------------------------------------------------------------------------
@@ -466,12 +478,14 @@ class GpuJsBackend implements GpuBackend {
     const bad = labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < Kc));
     if (bad >= 0) fail('ValueError', `label ${labels[bad]} of row ${bad} is outside 0..${Kc - 1}`);
     const lab = Float32Array.from(labels);
-    const probs = this.run(K.softmax(this.dialect, logits.shape), logits.shape, [z]);
+    const top = this.device.run(K.logitMax(this.dialect, logits.shape), [z]);
+    const sum = this.device.run(K.logitSumExp(this.dialect, logits.shape), [z, top]);
+    const probs = this.run(K.softmax(logits.shape), logits.shape, [z, top, sum]);
     const dlogits = this.run(K.softmaxGrad(logits.shape), logits.shape, [this.store(probs), lab, 1 / N]);
     // The loss is read back: N numbers, averaged on the host.
-    const rows = this.device.run(K.crossEntropy(this.dialect, logits.shape), [z, lab]);
+    const rows = this.device.run(K.crossEntropy(logits.shape), [z, lab, top, sum]);
     const perRow = this.device.download(rows, N);
-    this.device.release(rows);
+    for (const s of [rows, top, sum]) this.device.release(s);
     let loss = 0;
     for (let n = 0; n < N; n++) loss += perRow[n];
     return { loss: loss / N, probs, dlogits };

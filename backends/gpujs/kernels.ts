@@ -600,40 +600,53 @@ return x[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sum, -beta);
 };
 
 /**
- * dL/da[m] = dL/db[m] s[m]^-beta - 2 alpha beta a[m] sum_{i in W(m)} dL/db[i] a[i] s[i]^(-beta - 1).
- * Grid [inner, C, N]; each thread recomputes the s[i] it needs (n + 1 windows of n).
+ * The LRN gradient, in three passes, each reading a handful of values:
+ *
+ *   dL/da[m] = dL/db[m] s[m]^-beta - 2 alpha beta a[m] sum_{i in W(m)} t[i],
+ *   t[i] = dL/db[i] a[i] s[i]^(-beta - 1).
+ *
+ * `lrnBase` computes s, `lrnCross` t, and `lrnGrad` the sum. Computed in one
+ * thread, each of the n + 1 windows would be summed again: about 40 reads and
+ * 6 powers an output, against 16 and 2.
  */
+export const lrnBase = (dl: Dialect, shape: Shape, n: number): KernelSource => {
+  const [N, C] = shape;
+  const inner = innerOf(shape);
+  const half = Math.floor(n / 2);
+  const j = plus(`this.thread.y + ${dl.at('d')}`, -half);
+  const base = `this.thread.z * ${C * inner} + this.thread.x`;
+  return kernel('lrnBase', ['x', 'k', 'alpha'], `
+let sum = 0;
+for (let d = 0; d < ${2 * half + 1}; d++) {
+  if (${j} >= 0 && ${j} < ${C}) {
+    const a = x[${base} + (${j}) * ${inner}];
+    sum += a * a;
+  }
+}
+return k + alpha * sum;`, [inner, C, N]);
+};
+
+/** t[i] = dy[i] a[i] s[i]^(-beta - 1), from s of `lrnBase`. Elementwise. */
+export const lrnCross = (size: number): KernelSource =>
+  kernel('lrnCross', ['x', 'dy', 's', 'beta'],
+    'return dy[this.thread.x] * x[this.thread.x] * Math.pow(s[this.thread.x], -beta - 1);', [size]);
+
+/** dL/da from s (`lrnBase`) and t (`lrnCross`). Grid [inner, C, N]. */
 export const lrnGrad = (dl: Dialect, shape: Shape, n: number): KernelSource => {
   const [N, C] = shape;
   const inner = innerOf(shape);
   const half = Math.floor(n / 2);
-  const span = 2 * half + 1;
+  const i = plus(`this.thread.y + ${dl.at('d')}`, -half);
   const base = `this.thread.z * ${C * inner} + this.thread.x`;
-  const j = plus(`this.thread.y + ${dl.at('d')}`, -half); // neighbour of m
-  const i = plus(`this.thread.y + ${dl.at('d')}`, -half); // i in W(m)
-  const ji = plus(`this.thread.y + ${dl.at('d')} + ${dl.at('e')}`, -2 * half); // neighbour of i
-  return kernel('lrnGrad', ['x', 'dy', 'k', 'alpha', 'beta'], `
-let sm = 0;
-for (let d = 0; d < ${span}; d++) {
-  if (${j} >= 0 && ${j} < ${C}) {
-    const a = x[${base} + (${j}) * ${inner}];
-    sm += a * a;
-  }
-}
+  const m = `${base} + this.thread.y * ${inner}`;
+  return kernel('lrnGrad', ['x', 'dy', 's', 't', 'alpha', 'beta'], `
 let cross = 0;
-for (let d = 0; d < ${span}; d++) {
+for (let d = 0; d < ${2 * half + 1}; d++) {
   if (${i} >= 0 && ${i} < ${C}) {
-    let si = 0;
-    for (let e = 0; e < ${span}; e++) {
-      if (${ji} >= 0 && ${ji} < ${C}) {
-        const a = x[${base} + (${ji}) * ${inner}];
-        si += a * a;
-      }
-    }
-    cross += dy[${base} + (${i}) * ${inner}] * x[${base} + (${i}) * ${inner}] * Math.pow(k + alpha * si, -beta - 1);
+    cross += t[${base} + (${i}) * ${inner}];
   }
 }
-return dy[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sm, -beta) - 2 * alpha * beta * x[${base} + this.thread.y * ${inner}] * cross;`, [inner, C, N]);
+return dy[${m}] * Math.pow(s[${m}], -beta) - 2 * alpha * beta * x[${m}] * cross;`, [inner, C, N]);
 };
 
 // ---- max-pooling --------------------------------------------------------------------
@@ -657,11 +670,32 @@ return best;`, [OW, OH, N * C]);
 };
 
 /**
- * Each window's gradient goes to its first maximum (row-major order, as the
- * reference); an input in several overlapping windows sums what it gets.
- * Grid [W, H, N*C]: each input finds the windows that contain it (oy from
- * floor(iy / s) down, ceil(z / s) of them), recomputes their argmax and adds
- * dy where the argmax is itself.
+ * Where each window's first maximum lies (row-major order, as the reference),
+ * as ky * size + kx. Grid [OW, OH, N*C]; the first pass of the pooling gradient.
+ */
+export const maxPoolArgmax = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
+  const [N, C, H, W] = shape;
+  const OH = outSize(H, p.size, p.stride, 0);
+  const OW = outSize(W, p.size, p.stride, 0);
+  const at = (ky: string, kx: string) =>
+    `x[(this.thread.z * ${H} + this.thread.y * ${p.stride} + ${ky}) * ${W} + this.thread.x * ${p.stride} + ${kx}]`;
+  return kernel('maxPoolArgmax', ['x'], `
+let best = ${at('0', '0')};
+let arg = 0;
+for (let ky = 0; ky < ${p.size}; ky++) {
+  for (let kx = 0; kx < ${p.size}; kx++) {
+    const v = ${at(dl.at('ky'), dl.at('kx'))};
+    if (v > best) { best = v; arg = ky * ${p.size} + kx; }
+  }
+}
+return arg;`, [OW, OH, N * C]);
+};
+
+/**
+ * Each window's gradient goes to its first maximum; an input in several
+ * overlapping windows sums what it gets. Grid [W, H, N*C]: each input finds
+ * the windows that contain it (oy from floor(iy / s) down, ceil(z / s) of
+ * them) and adds dy where the window's argmax (from `maxPoolArgmax`) is itself.
  */
 export const maxPoolGrad = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
   const [N, C, H, W] = shape;
@@ -672,9 +706,8 @@ export const maxPoolGrad = (dl: Dialect, shape: Shape, p: PoolParams): KernelSou
   const R = Math.ceil(Z / S);
   const oy = `${I('qy')} - ${dl.at('ry')}`;
   const ox = `${I('qx')} - ${dl.at('rx')}`;
-  const at = (ky: string, kx: string) =>
-    `x[(this.thread.z * ${H} + (${oy}) * ${S} + ${ky}) * ${W} + (${ox}) * ${S} + ${kx}]`;
-  return kernel('maxPoolGrad', ['x', 'dy'], `
+  const win = `(this.thread.z * ${OH} + ${oy}) * ${OW} + ${ox}`;
+  return kernel('maxPoolGrad', ['arg', 'dy'], `
 const qy = Math.floor(this.thread.y / ${S});
 const qx = Math.floor(this.thread.x / ${S});
 let sum = 0;
@@ -682,16 +715,8 @@ for (let ry = 0; ry < ${R}; ry++) {
   if (${oy} < 0 || ${oy} >= ${OH} || this.thread.y >= (${oy}) * ${S} + ${Z}) { continue; }
   for (let rx = 0; rx < ${R}; rx++) {
     if (${ox} < 0 || ${ox} >= ${OW} || this.thread.x >= (${ox}) * ${S} + ${Z}) { continue; }
-    let best = ${at('0', '0')};
-    let arg = 0;
-    for (let ky = 0; ky < ${Z}; ky++) {
-      for (let kx = 0; kx < ${Z}; kx++) {
-        const v = ${at(dl.at('ky'), dl.at('kx'))};
-        if (v > best) { best = v; arg = ky * ${Z} + kx; }
-      }
-    }
-    if (arg == (this.thread.y - (${oy}) * ${S}) * ${Z} + this.thread.x - (${ox}) * ${S}) {
-      sum += dy[(this.thread.z * ${OH} + ${oy}) * ${OW} + ${ox}];
+    if (arg[${win}] == (this.thread.y - (${oy}) * ${S}) * ${Z} + this.thread.x - (${ox}) * ${S}) {
+      sum += dy[${win}];
     }
   }
 }
@@ -700,20 +725,37 @@ return sum;`, [W, H, N * C]);
 
 // ---- softmax cross-entropy ---------------------------------------------------------------
 
-/** p[n, k] = exp(z[n, k] - max_k z) / sum_k exp(z[n, k] - max_k z). Grid [K, N]. */
-export const softmax = (dl: Dialect, shape: Shape): KernelSource => {
+// Each row's largest logit and its sum of exponentials are computed once, by
+// one thread a row; the probabilities and the loss then read them.
+
+/** top[n] = max_k z[n, k]. Grid [N]. */
+export const logitMax = (dl: Dialect, shape: Shape): KernelSource => {
   const [N, K] = shape;
-  void N;
-  return kernel('softmax', ['z'], `
-let top = z[this.thread.y * ${K}];
+  return kernel('logitMax', ['z'], `
+let top = z[this.thread.x * ${K}];
 for (let k = 0; k < ${K}; k++) {
-  top = Math.max(top, z[this.thread.y * ${K} + ${dl.at('k')}]);
+  top = Math.max(top, z[this.thread.x * ${K} + ${dl.at('k')}]);
 }
+return top;`, [N]);
+};
+
+/** sum[n] = sum_k exp(z[n, k] - top[n]). Grid [N]. */
+export const logitSumExp = (dl: Dialect, shape: Shape): KernelSource => {
+  const [N, K] = shape;
+  return kernel('logitSumExp', ['z', 'top'], `
+const t = top[this.thread.x];
 let sum = 0;
 for (let k = 0; k < ${K}; k++) {
-  sum += Math.exp(z[this.thread.y * ${K} + ${dl.at('k')}] - top);
+  sum += Math.exp(z[this.thread.x * ${K} + ${dl.at('k')}] - t);
 }
-return Math.exp(z[this.thread.y * ${K} + this.thread.x] - top) / sum;`, [K, N]);
+return sum;`, [N]);
+};
+
+/** p[n, k] = exp(z[n, k] - top[n]) / sum[n]. Grid [K, N]. */
+export const softmax = (shape: Shape): KernelSource => {
+  const [N, K] = shape;
+  return kernel('softmax', ['z', 'top', 'sum'],
+    `return Math.exp(z[this.thread.y * ${K} + this.thread.x] - top[this.thread.y]) / sum[this.thread.y];`, [K, N]);
 };
 
 /** dL/dz[n, k] = (p[n, k] - [k = label[n]]) / N. Grid [K, N]. */
@@ -726,21 +768,14 @@ return q * invN;`, [K, N]);
 };
 
 /**
- * -log p[n, label[n]] from the logits by log-sum-exp (not from the rounded p). Grid [N].
+ * -log p[n, label[n]] = top[n] + log sum[n] - z[n, label[n]], from the logits
+ * (not from the rounded p). Grid [N].
  * (The label is read into a local first: gpu.js hoists a texture read nested in
  * an index into a float temporary, which GLSL then refuses to use as an index.)
  */
-export const crossEntropy = (dl: Dialect, shape: Shape): KernelSource => {
+export const crossEntropy = (shape: Shape): KernelSource => {
   const [N, K] = shape;
-  return kernel('crossEntropy', ['z', 'labels'], `
-let top = z[this.thread.x * ${K}];
-for (let k = 0; k < ${K}; k++) {
-  top = Math.max(top, z[this.thread.x * ${K} + ${dl.at('k')}]);
-}
-let sum = 0;
-for (let k = 0; k < ${K}; k++) {
-  sum += Math.exp(z[this.thread.x * ${K} + ${dl.at('k')}] - top);
-}
+  return kernel('crossEntropy', ['z', 'labels', 'top', 'sum'], `
 const label = labels[this.thread.x];
-return top + Math.log(sum) - z[this.thread.x * ${K} + ${I('label')}];`, [N]);
+return top[this.thread.x] + Math.log(sum[this.thread.x]) - z[this.thread.x * ${K} + ${I('label')}];`, [N]);
 };
