@@ -67,6 +67,10 @@ const kernel = (name: string, args: readonly string[], body: string, output: rea
   output,
 });
 
+/** A kernel whose body returns four values a thread (`return [a, b, c, d];`). */
+export const kernel4 = (name: string, args: readonly string[], body: string, output: readonly number[]): KernelSource =>
+  ({ ...kernel(name, args, body, output), returns: 'Array(4)' });
+
 const elems = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 
 /** Sizes after axis 1, multiplied: H*W for a map, 1 for a matrix. */
@@ -298,7 +302,7 @@ if (lane == 2) { return v[2]; }
 return v[3];`, [X, Y, Z]);
 
 const blocked = (name: string, args: readonly string[], body: string, X: number, Y: number, Z: number): Blocked => ({
-  main: { ...kernel(name, args, body, [blocks(X), Y, Z]), returns: 'Array(4)' },
+  main: kernel4(name, args, body, [blocks(X), Y, Z]),
   unblock: unblock(X, Y, Z),
 });
 
@@ -488,8 +492,7 @@ export const linearVec4 = (xShape: Shape, wShape: Shape): KernelSource => {
   const M = wShape[0];
   const K4 = K / 4;
   const lanes = [0, 1, 2, 3];
-  return {
-    ...kernel('linear', ['x', 'w', 'b'], `
+  return kernel4('linear', ['x', 'w', 'b'], `
 const m4 = Math.floor(this.thread.x / ${N});
 const n = this.thread.x - m4 * ${N};
 const bias = b[${I('m4')}];
@@ -499,9 +502,7 @@ for (let k = 0; k < ${K4}; k++) {
 ${lanes.map((j) => `  const w${j} = w[(${I('m4')} * 4 + ${j}) * ${K4} + k];`).join('\n')}
 ${lanes.map((j) => `  s${j} += xv[0] * w${j}[0] + xv[1] * w${j}[1] + xv[2] * w${j}[2] + xv[3] * w${j}[3];`).join('\n')}
 }
-return [s0, s1, s2, s3];`, [N * (M / 4)]),
-    returns: 'Array(4)',
-  };
+return [s0, s1, s2, s3];`, [N * (M / 4)]);
 };
 
 /**
@@ -515,8 +516,7 @@ export const linearGradInputVec4 = (dyShape: Shape, wShape: Shape): KernelSource
   const K4 = K / 4;
   const M4 = M / 4;
   const lanes = [0, 1, 2, 3];
-  return {
-    ...kernel('linearGradInput', ['dy', 'w'], `
+  return kernel4('linearGradInput', ['dy', 'w'], `
 const k4 = Math.floor(this.thread.x / ${N});
 const n = this.thread.x - k4 * ${N};
 ${lanes.map((j) => `let s${j} = 0;`).join('\n')}
@@ -525,9 +525,7 @@ for (let m4 = 0; m4 < ${M4}; m4++) {
 ${lanes.map((r) => `  const w${r} = w[(m4 * 4 + ${r}) * ${K4} + ${I('k4')}];`).join('\n')}
 ${lanes.map((j) => `  s${j} += d[0] * w0[${j}] + d[1] * w1[${j}] + d[2] * w2[${j}] + d[3] * w3[${j}];`).join('\n')}
 }
-return [s0, s1, s2, s3];`, [N * K4]),
-    returns: 'Array(4)',
-  };
+return [s0, s1, s2, s3];`, [N * K4]);
 };
 
 /** [N, M] from the result of `linearVec4` or `linearGradInputVec4` (thread (m/4, n) holding m .. m+3). Grid [M, N]. */
@@ -542,8 +540,7 @@ export const linearGradWeightVec4 = (xShape: Shape, dyShape: Shape): KernelSourc
   const M = dyShape[1];
   const K4 = K / 4;
   const lanes = [0, 1, 2, 3];
-  return {
-    ...kernel('linearGradWeight', ['x', 'dy'], `
+  return kernel4('linearGradWeight', ['x', 'dy'], `
 const m = Math.floor(this.thread.x / ${K4});
 const k4 = this.thread.x - m * ${K4};
 ${lanes.map((j) => `let s${j} = 0;`).join('\n')}
@@ -552,29 +549,23 @@ for (let n = 0; n < ${N}; n++) {
   const xv = x[n * ${K4} + ${I('k4')}];
 ${lanes.map((j) => `  s${j} += d * xv[${j}];`).join('\n')}
 }
-return [s0, s1, s2, s3];`, [M * K4]),
-    returns: 'Array(4)',
-  };
+return [s0, s1, s2, s3];`, [M * K4]);
 };
 
 /** sgdVelocity on whole texels: w, v, g vec4; grid [ceil(size/4)]. */
-export const sgdVelocityVec4 = (size: number): KernelSource => ({
-  ...kernel('sgdVelocity', ['w', 'v', 'g', 'momentum', 'decayLr', 'lr'], `
+export const sgdVelocityVec4 = (size: number): KernelSource =>
+  kernel4('sgdVelocity', ['w', 'v', 'g', 'momentum', 'decayLr', 'lr'], `
 const wv = w[this.thread.x];
 const vv = v[this.thread.x];
 const gv = g[this.thread.x];
-return [${[0, 1, 2, 3].map((j) => `momentum * vv[${j}] - decayLr * wv[${j}] - lr * gv[${j}]`).join(', ')}];`, [blocks(size)]),
-  returns: 'Array(4)',
-});
+return [${[0, 1, 2, 3].map((j) => `momentum * vv[${j}] - decayLr * wv[${j}] - lr * gv[${j}]`).join(', ')}];`, [blocks(size)]);
 
 /** sgdWeight on whole texels: w, v vec4; grid [ceil(size/4)]. */
-export const sgdWeightVec4 = (size: number): KernelSource => ({
-  ...kernel('sgdWeight', ['w', 'v'], `
+export const sgdWeightVec4 = (size: number): KernelSource =>
+  kernel4('sgdWeight', ['w', 'v'], `
 const wv = w[this.thread.x];
 const vv = v[this.thread.x];
-return [wv[0] + vv[0], wv[1] + vv[1], wv[2] + vv[2], wv[3] + vv[3]];`, [blocks(size)]),
-  returns: 'Array(4)',
-});
+return [wv[0] + vv[0], wv[1] + vv[1], wv[2] + vv[2], wv[3] + vv[3]];`, [blocks(size)]);
 
 // ---- local response normalisation ---------------------------------------------------
 
@@ -651,35 +642,18 @@ return dy[${m}] * Math.pow(s[${m}], -beta) - 2 * alpha * beta * x[${m}] * cross;
 
 // ---- max-pooling --------------------------------------------------------------------
 
-/** The largest value of each z x z window placed every s pixels. Grid [OW, OH, N*C]. */
-export const maxPool = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
-  const [N, C, H, W] = shape;
-  const OH = outSize(H, p.size, p.stride, 0);
-  const OW = outSize(W, p.size, p.stride, 0);
-  const at = (ky: string, kx: string) =>
-    `x[(this.thread.z * ${H} + this.thread.y * ${p.stride} + ${ky}) * ${W} + this.thread.x * ${p.stride} + ${kx}]`;
-  return kernel('maxPool', ['x'], `
-let best = ${at('0', '0')};
-for (let ky = 0; ky < ${p.size}; ky++) {
-  for (let kx = 0; kx < ${p.size}; kx++) {
-    const v = ${at(dl.at('ky'), dl.at('kx'))};
-    if (v > best) { best = v; }
-  }
-}
-return best;`, [OW, OH, N * C]);
-};
-
 /**
- * Where each window's first maximum lies (row-major order, as the reference),
- * as ky * size + kx. Grid [OW, OH, N*C]; the first pass of the pooling gradient.
+ * A walk over each z x z window placed every s pixels, keeping its first
+ * largest value (row-major order, as the reference) and where it lies, as
+ * ky * z + kx; returns one of the two. Grid [OW, OH, N*C].
  */
-export const maxPoolArgmax = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
+const poolWindows = (name: string, result: 'best' | 'arg', dl: Dialect, shape: Shape, p: PoolParams): KernelSource => {
   const [N, C, H, W] = shape;
   const OH = outSize(H, p.size, p.stride, 0);
   const OW = outSize(W, p.size, p.stride, 0);
   const at = (ky: string, kx: string) =>
     `x[(this.thread.z * ${H} + this.thread.y * ${p.stride} + ${ky}) * ${W} + this.thread.x * ${p.stride} + ${kx}]`;
-  return kernel('maxPoolArgmax', ['x'], `
+  return kernel(name, ['x'], `
 let best = ${at('0', '0')};
 let arg = 0;
 for (let ky = 0; ky < ${p.size}; ky++) {
@@ -688,8 +662,14 @@ for (let ky = 0; ky < ${p.size}; ky++) {
     if (v > best) { best = v; arg = ky * ${p.size} + kx; }
   }
 }
-return arg;`, [OW, OH, N * C]);
+return ${result};`, [OW, OH, N * C]);
 };
+
+/** The largest value of each window. */
+export const maxPool = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => poolWindows('maxPool', 'best', dl, shape, p);
+
+/** Where each window's first maximum lies: the first pass of the pooling gradient. */
+export const maxPoolArgmax = (dl: Dialect, shape: Shape, p: PoolParams): KernelSource => poolWindows('maxPoolArgmax', 'arg', dl, shape, p);
 
 /**
  * Each window's gradient goes to its first maximum; an input in several

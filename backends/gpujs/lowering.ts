@@ -33,7 +33,7 @@
 import type { ConvParams } from '../../core/backend.ts';
 import { outSize } from '../../core/backend.ts';
 import type { Shape } from '../../core/tensor.ts';
-import type { KernelSource } from './kernels.ts';
+import { type KernelSource, kernel4 } from './kernels.ts';
 
 const I = (v: string): string => `(${v} >> 0)`;
 const up4 = (n: number): number => Math.ceil(n / 4) * 4;
@@ -86,9 +86,7 @@ const rows4 = (
 l = lq * 4 + ${j};
 ${setup}
 if (l < ${L} && ${ok}) { v${j} = ${read}; }`).join('');
-  return {
-    name,
-    source: `function(${args.join(', ')}) {
+  return kernel4(name, args, `
 const row = Math.floor(this.thread.x / ${LQ});
 const lq = this.thread.x - row * ${LQ};
 ${rowSetup}
@@ -98,11 +96,7 @@ let v0 = 0;
 let v1 = 0;
 let v2 = 0;
 let v3 = 0;${lanes}
-return [v0, v1, v2, v3];
-}`,
-    output: [R * LQ],
-    returns: 'Array(4)',
-  };
+return [v0, v1, v2, v3];`, [R * LQ]);
 };
 
 /** Splits a tap index held in local `k` into c, ky, kx (locals). */
@@ -219,16 +213,12 @@ ${four.map((j) => `    ${step(`b${j}`, 'user_bm')}`).join('\n')}
 }`;
   const start = bias ? `b[${I('g')} * ${Ir} + ${I('i')}]` : '0';
   return {
-    name: 'matmulABt',
-    source: `function(${bias ? 'a, bm, b' : 'a, bm'}) {
+    ...kernel4('matmulABt', bias ? ['a', 'bm', 'b'] : ['a', 'bm'], `
 const g = Math.floor(this.thread.x / ${Ir * J4});
 const i = this.thread.x - g * ${Ir * J4} - Math.floor((this.thread.x - g * ${Ir * J4}) / ${Ir}) * ${Ir};
 const b0 = ${start};
 const s = matmulRow(this.thread.x);
-return [s[0] + b0, s[1] + b0, s[2] + b0, s[3] + b0];
-}`,
-    output: [G * Ir * J4],
-    returns: 'Array(4)',
+return [s[0] + b0, s[1] + b0, s[2] + b0, s[3] + b0];`, [G * Ir * J4]),
     native: [{ name: 'matmulRow', source: glsl }],
   };
 };
