@@ -190,7 +190,7 @@ class GpuJsBackend implements GpuBackend {
       const col = layout(L.im2col(l), [x], l.G * l.N * l.P4 * l.Kd4);
       const filters = l.Kd4 === l.Kd ? w : layout(L.filtersPadded(l), [w], l.F * l.Kd4);
       const rows = layout(L.matmulABt(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, true),
-        [texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4), b], l.F * l.N * l.P4);
+        [texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4), b], L.productSize(l.G, l.Fg, l.N * l.P4));
       return this.device.run(L.outputFromProduct(l), [rows]);
     });
   }
@@ -200,7 +200,7 @@ class GpuJsBackend implements GpuBackend {
       const dyT = layout(L.gradColumns(l), [dy], l.G * l.N * l.P4 * l.Fg4);
       const wT = layout(L.filtersT(l), [w], l.G * l.Kd4 * l.Fg4);
       const dcol = layout(L.matmulABt(l.G, l.N * l.P4, l.Kd4, l.Fg4 / 4, false),
-        [texels(dyT, l.G * l.N * l.P4 * l.Fg4), texels(wT, l.G * l.Kd4 * l.Fg4)], l.G * l.N * l.P4 * l.Kd4);
+        [texels(dyT, l.G * l.N * l.P4 * l.Fg4), texels(wT, l.G * l.Kd4 * l.Fg4)], L.productSize(l.G, l.N * l.P4, l.Kd4));
       return this.device.run(L.col2im(l), [dcol]);
     });
   }
@@ -210,7 +210,7 @@ class GpuJsBackend implements GpuBackend {
       const dyRows = layout(L.gradRows(l), [dy], l.F * l.N * l.P4);
       const colT = layout(L.im2colT(l), [x], l.G * l.Kd4 * l.N * l.P4);
       const dw = layout(L.matmulABt(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, false),
-        [texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4)], l.F * l.Kd4);
+        [texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4)], L.productSize(l.G, l.Fg, l.Kd4));
       return this.device.run(L.filterGradFromProduct(l), [dw]);
     });
   }
