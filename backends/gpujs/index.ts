@@ -12,6 +12,13 @@
  * Each kernel is compiled once per shape (see kernels.ts) and every handle's
  * memory goes back when it is disposed, so a training step inside a Scope
  * leaves the device as it found it.
+ *
+ * On GL the heavy kernels read and write four floats a texel: convolutions
+ * run as matrix products over the unrolled input (lowering.ts), or, with
+ * `convolution: 'direct'` or when the unrolled input would be too large, as
+ * four-outputs-a-thread kernels (kernels.ts); the fully connected layers and
+ * the update take their operands as whole texels (`runVec4`). webasm and cpu
+ * run the one-output kernels of kernels.ts.
  */
 import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
 import { outSize, own } from '../../core/backend.ts';
