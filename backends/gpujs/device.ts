@@ -213,18 +213,43 @@ export class Device {
 
   /** Runs `src` (compiling it on first use) and returns its result as a device store. */
   run(src: KernelSource, args: readonly unknown[]): Store {
+    if (src.subKernels) fail('BackendError', `internal: kernel '${src.name}' has several results; use runMany`);
+    const r = this.call(src, args);
+    if (this.mode === 'headlessgl') return this.texture(r, src.name);
+    return flatten(r, sizeOfGrid(src.output), src.name);
+  }
+
+  /** Runs a kernel with sub-kernels (GL only): its main result, then one per sub-kernel. */
+  runMany(src: KernelSource, args: readonly unknown[]): Store[] {
+    if (this.mode !== 'headlessgl' || !src.subKernels) fail('BackendError', `internal: runMany is for GL kernels with sub-kernels ('${src.name}')`);
+    const r = this.call(src, args) as Record<string, unknown>;
+    return [r.result, ...src.subKernels!.map((_, i) => r[i])].map((t) => this.texture(t, src.name));
+  }
+
+  private texture(r: unknown, name: string): Texture {
+    if (!(r instanceof Texture)) fail('BackendError', `gpu.js kernel '${name}' returned ${Object.prototype.toString.call(r)} instead of a texture`);
+    return r as Texture;
+  }
+
+  private call(src: KernelSource, args: readonly unknown[]): unknown {
     if (this.dead) fail('BackendError', 'this gpu.js backend was destroyed');
-    const key = `${src.output.join('x')}\n${src.source}${src.native ? `\n${src.native.map((f) => f.source).join('\n')}` : ''}`;
+    const extra = [...(src.native ?? []).map((f) => f.source), src.globals ?? '', ...(src.subKernels ?? [])].join('\n');
+    const key = `${src.output.join('x')}\n${src.source}\n${extra}`;
     let k = this.kernels.get(key);
     if (!k) {
       // Every grid is 3-D ([n] runs as [n, 1, 1]): gpu.js compiles a kernel for
       // one texture class per argument (1-D, 2-D and 3-D results are different
       // classes) and will not take a 2-D result where it first saw a 1-D one.
       const grid = [src.output[0], src.output[1] ?? 1, src.output[2] ?? 1];
-      k = this.gpu.createKernel(src.source, {
+      const settings = {
         ...KERNEL_SETTINGS, optimizeFloatMemory: src.returns !== 'Array(4)', output: grid,
         ...(src.native ? { nativeFunctions: src.native.map((f) => ({ ...f })) } : {}),
-      });
+      };
+      // gpu.js takes globals per GPU instance and reads them when it builds a kernel.
+      (this.gpu as unknown as { injectedNative: string | null }).injectedNative = src.globals ?? null;
+      k = src.subKernels
+        ? (this.gpu as unknown as { createKernelMap(s: readonly string[], f: string, o: object): IKernelRunShortcut }).createKernelMap(src.subKernels, src.source, settings)
+        : this.gpu.createKernel(src.source, settings);
       this.kernels.set(key, k);
       this.counters.kernels++;
     }
@@ -247,11 +272,7 @@ export class Device {
       const why = (k as unknown as { kernel: { fallbackReason?: string | null } }).kernel.fallbackReason;
       fail('BackendError', `gpu.js ran kernel '${src.name}' in ${ran} mode, not ${this.mode}${why ? `: ${why}` : ''}`);
     }
-    if (this.mode === 'headlessgl') {
-      if (!(r instanceof Texture)) fail('BackendError', `gpu.js kernel '${src.name}' returned ${Object.prototype.toString.call(r)} instead of a texture`);
-      return r as Texture;
-    }
-    return flatten(r, sizeOfGrid(src.output), src.name);
+    return r;
   }
 
   /** A device copy of host values. */

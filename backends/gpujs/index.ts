@@ -171,55 +171,63 @@ class GpuJsBackend implements GpuBackend {
    * Runs `body` with a `layout` function that runs a four-values-a-thread
    * layout or product kernel and returns its result as `size` packed floats,
    * and a `texels` function that views a packed store as whole texels. Every
-   * store either made is released when `body` returns, except the one it
-   * returns.
+   * store either made is released when `body` returns.
    */
-  private withTemps(body: (layout: (src: K.KernelSource, args: readonly unknown[], size: number) => Store, texels: (s: Store, size: number) => Store) => Store): Store {
+  private withTemps<R>(body: (layout: (src: K.KernelSource, args: readonly unknown[], size: number) => Store, texels: (s: Store, size: number) => Store) => R): R {
     const temps: Store[] = [];
     const keep = (s: Store): Store => {
       temps.push(s);
       return s;
     };
-    let result: Store | undefined;
     try {
-      result = body(
+      return body(
         (src, args, size) => keep(this.device.packedView(this.device.run(src, args), size)),
         (s, size) => keep(this.device.vec4View(s, size)),
       );
-      return result;
     } finally {
-      for (const t of temps) if (t !== result) this.device.release(t);
+      for (const t of temps) this.device.release(t);
+    }
+  }
+
+  /** A `matmulABt` product's four results, as packed textures of L.productSize values each. */
+  private product(G: number, Ir: number, J: number, KQ: number, a: Store, bm: Store): Store[] {
+    return this.device.runMany(L.matmulABt(G, Ir, J, KQ), [a, bm]).map((t) => this.device.packedView(t, L.productSize(G, Ir, J)));
+  }
+
+  /** Runs `copy` on the product's results, which are released afterwards. */
+  private fromProduct(c: readonly Store[], copy: K.KernelSource, more: readonly Store[] = []): Store {
+    try {
+      return this.device.run(copy, [...c, ...more]);
+    } finally {
+      for (const t of c) this.device.release(t);
     }
   }
 
   private conv2dLowered(l: L.Lowering, x: Store, w: Store, b: Store): Store {
-    return this.withTemps((layout, texels) => {
+    const c = this.withTemps((layout, texels) => {
       const col = layout(L.im2col(l), [x], l.G * l.N * l.P4 * l.Kd4);
       const filters = l.Kd4 === l.Kd ? w : layout(L.filtersPadded(l), [w], l.F * l.Kd4);
-      const rows = layout(L.matmulABt(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, true),
-        [texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4), b], L.productSize(l.G, l.Fg, l.N * l.P4));
-      return this.device.run(L.outputFromProduct(l), [rows]);
+      return this.product(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4));
     });
+    return this.fromProduct(c, L.outputFromProduct(l), [b]);
   }
 
   private conv2dGradInputLowered(l: L.Lowering, dy: Store, w: Store): Store {
-    return this.withTemps((layout, texels) => {
+    const c = this.withTemps((layout, texels) => {
       const dyT = layout(L.gradColumns(l), [dy], l.G * l.N * l.P4 * l.Fg4);
       const wT = layout(L.filtersT(l), [w], l.G * l.Kd4 * l.Fg4);
-      const dcol = layout(L.matmulABt(l.G, l.N * l.P4, l.Kd4, l.Fg4 / 4, false),
-        [texels(dyT, l.G * l.N * l.P4 * l.Fg4), texels(wT, l.G * l.Kd4 * l.Fg4)], L.productSize(l.G, l.N * l.P4, l.Kd4));
-      return this.device.run(L.col2im(l), [dcol]);
+      return this.product(l.G, l.N * l.P4, l.Kd4, l.Fg4 / 4, texels(dyT, l.G * l.N * l.P4 * l.Fg4), texels(wT, l.G * l.Kd4 * l.Fg4));
     });
+    return this.fromProduct(c, L.col2im(l));
   }
 
   private conv2dGradFilterLowered(l: L.Lowering, x: Store, dy: Store): Store {
-    return this.withTemps((layout, texels) => {
+    const c = this.withTemps((layout, texels) => {
       const dyRows = layout(L.gradRows(l), [dy], l.F * l.N * l.P4);
       const colT = layout(L.im2colT(l), [x], l.G * l.Kd4 * l.N * l.P4);
-      const dw = layout(L.matmulABt(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, false),
-        [texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4)], L.productSize(l.G, l.Fg, l.Kd4));
-      return this.device.run(L.filterGradFromProduct(l), [dw]);
+      return this.product(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4));
     });
+    return this.fromProduct(c, L.filterGradFromProduct(l));
   }
 
   /** A [N, M] result made four columns a thread, n fastest, in row order (already so for N = 1). */

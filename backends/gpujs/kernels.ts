@@ -40,6 +40,14 @@ export interface KernelSource {
   readonly returns?: 'Number' | 'Array(4)';
   /** GLSL functions the source calls (GL only), as gpu.js native functions. */
   readonly native?: readonly { readonly name: string; readonly source: string }[];
+  /** GLSL globals the native functions share (declared ahead of them). */
+  readonly globals?: string;
+  /**
+   * gpu.js sub-kernels (GL only): each one the body calls stores what it
+   * returns as one more result, a render target of its own (a kernel map);
+   * `Device.runMany` returns them after the main result, in this order.
+   */
+  readonly subKernels?: readonly string[];
 }
 
 /** A float local holding a small whole number, as a GLSL int. */

@@ -170,100 +170,105 @@ const p = row - g * ${l.N * l.P4} - n * ${l.P4};`, [], () => ({
   }));
 
 /**
- * C[g, i, j] = (bias[g I + i]) + sum_k A[g, i, k] B[g, j, k]. A and B are read
- * as texels (A [G I, KQ], B [G J, KQ], KQ texels a row). Each thread makes a
- * 2x2 tile, C[i, j], C[i, j+1], C[i+1, j], C[i+1, j+1]: two texels of A and
- * two of B give sixteen multiply-adds (a row of four j needs five texels for
- * as many; the tile measured 1.05-1.22x faster).
+ * C[g, i, j] = sum_k A[g, i, k] B[g, j, k]. A and B are read as texels (A
+ * [G I, KQ], B [G J, KQ], KQ texels a row). Each thread makes a 4x4 tile of C:
+ * four texels of each operand give 64 multiply-adds, half a fetch per 16 (a
+ * 2x2 tile needs one, a row of four 1.25; on conv2's product at batch 16 the
+ * 4x4 tile ran 1.95x as fast as the 2x2). A gpu.js kernel returns four values
+ * a thread, so the tile leaves through four render targets: the kernel's own
+ * result holds the tile's first row and three sub-kernels the others (a gpu.js
+ * kernel map over WEBGL_draw_buffers); the GLSL loop hands rows 1-3 to them
+ * through globals.
  *
- * Threads run i fastest: thread (g, j/2, i/2). Neighbouring threads then share
- * their two rows of B and differ in the rows of A, which is the small operand
+ * Threads run i fastest: thread (g, j/4, i/4). Neighbouring threads then share
+ * their four rows of B and differ in the rows of A, which is the small operand
  * (filters or gradients per filter) and stays in cache while B streams past
  * once. With j fastest instead, every row of A sweeps all of B: at batch 16
  * conv1's product ran at 3.4 GFLOP/s that way and at 11.2 this way.
  *
- * The result is the packed layout of [G, J/2, ceil(I/2), 2, 2]: see
- * `productIndex`. For an odd I the last tile's second row repeats the last
- * row of A, and nothing reads it. J must be even.
+ * The loop is GLSL (a gpu.js native function): gpu.js would turn every texel
+ * read into a flat index and back into texture coordinates, a division and a
+ * modulo per fetch. Here each row's coordinates are found once and stepped
+ * along, wrapping at the texture's edge. user_a and user_bm and their sizes are
+ * the uniforms and constants gpu.js declares for the kernel's arguments a and
+ * bm (texture sizes are constants with dynamicArguments off, see device.ts).
+ *
+ * Result r (0-3) is the packed layout of [G, J/4, ceil(I/4), 4]: C[g, i, j]
+ * lies in result i mod 4, see `productRead`. Past the last row of A (I not a
+ * multiple of 4) a tile repeats that row, and nothing reads it. J must be a
+ * multiple of 4.
  */
-export const matmulABt = (G: number, Ir: number, J: number, KQ: number, bias: boolean): KernelSource => {
-  if (J % 2 !== 0) throw new Error(`internal: matmulABt needs an even J, got ${J}`);
-  const I2 = Math.ceil(Ir / 2);
-  const J2 = J / 2;
-  // The loop is GLSL (a gpu.js native function): gpu.js would turn every
-  // texel read into a flat index and back into texture coordinates, a
-  // division and a modulo per fetch. Here each row's coordinates are found once
-  // and stepped along, wrapping at the texture's edge. user_a, user_bm and
-  // their sizes are the uniforms and constants gpu.js declares for the
-  // kernel's arguments a and bm (texture sizes are constants with
-  // dynamicArguments off, see device.ts).
+export const matmulABt = (G: number, Ir: number, J: number, KQ: number): KernelSource => {
+  if (J % 4 !== 0) throw new Error(`internal: matmulABt needs J a multiple of 4, got ${J}`);
+  const I4 = Math.ceil(Ir / 4);
+  const J4 = J / 4;
   const rowStart = (v: string, row: string, tex: string) =>
     `int ${v}i = (${row}) * ${KQ}; int ${v}y = ${v}i / ${tex}Size.x; int ${v}x = ${v}i - ${v}y * ${tex}Size.x;`;
   const at = (v: string, tex: string) => `texture2D(${tex}, (vec2(float(${v}x), float(${v}y)) + 0.5) / vec2(${tex}Size))`;
   const step = (v: string, tex: string) => `${v}x++; if (${v}x == ${tex}Size.x) { ${v}x = 0; ${v}y++; }`;
-  const glsl = `vec4 matmulTile(int t) {
-  int g = t / ${I2 * J2};
-  int j2 = (t - g * ${I2 * J2}) / ${I2};
-  int i2 = t - g * ${I2 * J2} - j2 * ${I2};
-  int i1 = i2 * 2 + 1;
-  if (i1 >= ${Ir}) { i1 = ${Ir - 1}; }
-  ${rowStart('a0', `g * ${Ir} + i2 * 2`, 'user_a')}
-  ${rowStart('a1', `g * ${Ir} + i1`, 'user_a')}
-  ${rowStart('b0', `g * ${J} + j2 * 2`, 'user_bm')}
-  ${rowStart('b1', `g * ${J} + j2 * 2 + 1`, 'user_bm')}
-  vec4 s = vec4(0.0);
+  const tile = `vec4 matmulTile(int t) {
+  int g = t / ${I4 * J4};
+  int j4 = (t - g * ${I4 * J4}) / ${I4};
+  int i4 = t - g * ${I4 * J4} - j4 * ${I4};
+${four.map((r) => `  int i${r} = i4 * 4 + ${r};
+  if (i${r} >= ${Ir}) { i${r} = ${Ir - 1}; }
+  ${rowStart(`a${r}`, `g * ${Ir} + i${r}`, 'user_a')}
+  ${rowStart(`b${r}`, `g * ${J} + j4 * 4 + ${r}`, 'user_bm')}`).join('\n')}
+${four.map((r) => `  vec4 s${r} = vec4(0.0);`).join('\n')}
   for (int k = 0; k < ${KQ}; k++) {
-    vec4 x0 = ${at('a0', 'user_a')};
-    vec4 x1 = ${at('a1', 'user_a')};
-    vec4 y0 = ${at('b0', 'user_bm')};
-    vec4 y1 = ${at('b1', 'user_bm')};
-    s += vec4(dot(x0, y0), dot(x0, y1), dot(x1, y0), dot(x1, y1));
-    ${step('a0', 'user_a')}
-    ${step('a1', 'user_a')}
-    ${step('b0', 'user_bm')}
-    ${step('b1', 'user_bm')}
+${four.map((r) => `    vec4 x${r} = ${at(`a${r}`, 'user_a')};`).join('\n')}
+${four.map((r) => `    vec4 y${r} = ${at(`b${r}`, 'user_bm')};`).join('\n')}
+${four.map((r) => `    s${r} += vec4(dot(x${r}, y0), dot(x${r}, y1), dot(x${r}, y2), dot(x${r}, y3));`).join('\n')}
+${four.map((r) => `    ${step(`a${r}`, 'user_a')}\n    ${step(`b${r}`, 'user_bm')}`).join('\n')}
   }
-  return s;
+  tileRow1 = s1;
+  tileRow2 = s2;
+  tileRow3 = s3;
+  return s0;
 }`;
-  const body = bias
-    ? `
-const g = Math.floor(this.thread.x / ${I2 * J2});
-const i2 = this.thread.x - g * ${I2 * J2} - Math.floor((this.thread.x - g * ${I2 * J2}) / ${I2}) * ${I2};
-const b0 = b[${I('g')} * ${Ir} + ${I('i2')} * 2];
-const b1 = b[${I('g')} * ${Ir} + Math.min(${I('i2')} * 2 + 1, ${Ir - 1})];
-const s = matmulTile(this.thread.x);
-return [s[0] + b0, s[1] + b0, s[2] + b1, s[3] + b1];`
-    : `
-const s = matmulTile(this.thread.x);
-return [s[0], s[1], s[2], s[3]];`;
   return {
-    ...kernel4('matmulABt', bias ? ['a', 'bm', 'b'] : ['a', 'bm'], body, [G * I2 * J2]),
-    native: [{ name: 'matmulTile', source: glsl }],
+    ...kernel4('matmulABt', ['a', 'bm'], `
+const s = matmulTile(this.thread.x);
+tileOut1(tileGet1());
+tileOut2(tileGet2());
+tileOut3(tileGet3());
+return s;`, [G * I4 * J4]),
+    native: [{ name: 'matmulTile', source: tile }, ...[1, 2, 3].map((r) => ({ name: `tileGet${r}`, source: `vec4 tileGet${r}() { return tileRow${r}; }` }))],
+    globals: 'vec4 tileRow1; vec4 tileRow2; vec4 tileRow3;',
+    subKernels: [1, 2, 3].map((r) => `function tileOut${r}(v) { return v; }`),
   };
 };
 
-/** Values in the result of a `matmulABt` product with G groups, I rows and J columns. */
-export const productSize = (G: number, Ir: number, J: number): number => G * Math.ceil(Ir / 2) * J * 2;
+/** Values in each of the four results of a `matmulABt` product with G groups, I rows and J columns. */
+export const productSize = (G: number, Ir: number, J: number): number => G * Math.ceil(Ir / 4) * J;
+
+/** The four results of a product, as kernel arguments. */
+const PRODUCT = ['c0', 'c1', 'c2', 'c3'];
 
 /**
- * Where C[g, i, j] of a `matmulABt` product with I rows and J columns lies in
- * its packed result, for int expressions g, i and j, with `i2` and `j2` int
- * expressions for floor(i / 2) and floor(j / 2).
+ * Kernel lines that set the local `v` to C[g, i, j] of a `matmulABt` product
+ * with I rows and J columns (the kernel's arguments c0-c3), for int
+ * expressions g, i, j and locals named by `tag` (declared here).
  */
-const productIndex = (Ir: number, J: number, g: string, i: string, i2: string, j: string, j2: string): string =>
-  `((${g} * ${J / 2} + ${j2}) * ${Math.ceil(Ir / 2)} + ${i2}) * 4 + (${i} - (${i2}) * 2) * 2 + ${j} - (${j2}) * 2`;
+const productRead = (Ir: number, J: number, g: string, i: string, j: string, tag: string): string => `
+const i4${tag} = Math.floor((${i}) / 4);
+const j4${tag} = Math.floor((${j}) / 4);
+const r${tag} = ${i} - ${I(`i4${tag}`)} * 4;
+const at${tag} = ((${g} * ${J / 4} + ${I(`j4${tag}`)}) * ${Math.ceil(Ir / 4)} + ${I(`i4${tag}`)}) * 4 + ${j} - ${I(`j4${tag}`)} * 4;
+let v${tag} = c3[${I(`at${tag}`)}];
+if (r${tag} == 0) { v${tag} = c0[${I(`at${tag}`)}]; }
+if (r${tag} == 1) { v${tag} = c1[${I(`at${tag}`)}]; }
+if (r${tag} == 2) { v${tag} = c2[${I(`at${tag}`)}]; }`;
 
-/** y[n, f, oy, ox] from the forward product (i = filter in group, j = n P4 + p). Grid [OW, OH, N F]. */
+/** y[n, f, oy, ox] = b[f] + the forward product (i = filter in group, j = n P4 + p). Grid [OW, OH, N F]. */
 export const outputFromProduct = (l: Lowering): KernelSource => ({
   name: 'outputFromProduct',
-  source: `function(y) {
+  source: `function(${PRODUCT.join(', ')}, b) {
 const n = Math.floor(this.thread.z / ${l.F});
 const f = this.thread.z - n * ${l.F};
 const g = Math.floor(f / ${l.Fg});
-const fl = f - g * ${l.Fg};
-const fl2 = Math.floor(fl / 2);
-const q = Math.floor((this.thread.y * ${l.OW} + this.thread.x) / 2);
-return y[${productIndex(l.Fg, l.N * l.P4, I('g'), I('fl'), I('fl2'), `${I('n')} * ${l.P4} + this.thread.y * ${l.OW} + this.thread.x`, `${I('n')} * ${l.P4 / 2} + ${I('q')}`)}];
+${productRead(l.Fg, l.N * l.P4, I('g'), `${I('f')} - ${I('g')} * ${l.Fg}`, `${I('n')} * ${l.P4} + this.thread.y * ${l.OW} + this.thread.x`, 'Y')}
+return vY + b[${I('f')}];
 }`,
   output: [l.OW, l.OH, l.N * l.F],
 });
@@ -271,12 +276,10 @@ return y[${productIndex(l.Fg, l.N * l.P4, I('g'), I('fl'), I('fl2'), `${I('n')} 
 /** dw [F, Kd] from the filter-gradient product (i = filter in group, j = tap). Grid [Kd, F]. */
 export const filterGradFromProduct = (l: Lowering): KernelSource => ({
   name: 'filterGradFromProduct',
-  source: `function(dw) {
+  source: `function(${PRODUCT.join(', ')}) {
 const g = Math.floor(this.thread.y / ${l.Fg});
-const fl = this.thread.y - g * ${l.Fg};
-const fl2 = Math.floor(fl / 2);
-const q = Math.floor(this.thread.x / 2);
-return dw[${productIndex(l.Fg, l.Kd4, I('g'), I('fl'), I('fl2'), 'this.thread.x', I('q'))}];
+${productRead(l.Fg, l.Kd4, I('g'), `this.thread.y - ${I('g')} * ${l.Fg}`, 'this.thread.x', 'W')}
+return vW;
 }`,
   output: [l.Kd, l.F],
 });
@@ -284,14 +287,14 @@ return dw[${productIndex(l.Fg, l.Kd4, I('g'), I('fl'), I('fl2'), 'this.thread.x'
 /**
  * dx[n, c, iy, ix] = sum over the taps (ky, kx) that see (iy, ix) from a valid
  * output (oy, ox) of dcol[g, n P4 + oy OW + ox, (c - c0) K K + ky K + kx],
- * dcol being the input-gradient product (i = n P4 + p, j = tap). As in the direct kernel, ky = (iy + P) mod S + r S
+ * dcol being the input-gradient product (i = n P4 + p, j = tap; see `productRead`). As in the direct kernel, ky = (iy + P) mod S + r S
  * and oy = floor((iy + P) / S) - r, so no division sits in the loop. Grid [W, H, N C].
  */
 export const col2im = (l: Lowering): KernelSource => {
   const R = Math.ceil(l.K / l.S);
   return {
     name: 'col2im',
-    source: `function(dcol) {
+    source: `function(${PRODUCT.join(', ')}) {
 const n = Math.floor(this.thread.z / ${l.C});
 const c = this.thread.z - n * ${l.C};
 const g = Math.floor(c / ${l.Cg});
@@ -306,10 +309,9 @@ for (let ry = 0; ry < ${R}; ry++) {
   for (let rx = 0; rx < ${R}; rx++) {
     if (${I('mx')} + rx * ${l.S} >= ${l.K} || ${I('qx')} - rx < 0 || ${I('qx')} - rx >= ${l.OW}) { continue; }
     const k = ${I('cl')} * ${l.K * l.K} + (${I('my')} + ry * ${l.S}) * ${l.K} + ${I('mx')} + rx * ${l.S};
-    const k2 = Math.floor(k / 2);
     const p = (${I('qy')} - ry) * ${l.OW} + ${I('qx')} - rx;
-    const p2 = Math.floor(p / 2);
-    sum += dcol[${productIndex(l.N * l.P4, l.Kd4, I('g'), `${I('n')} * ${l.P4} + ${I('p')}`, `${I('n')} * ${l.P4 / 2} + ${I('p2')}`, I('k'), I('k2'))}];
+${productRead(l.N * l.P4, l.Kd4, I('g'), `${I('n')} * ${l.P4} + ${I('p')}`, I('k'), 'D')}
+    sum += vD;
   }
 }
 return sum;
