@@ -149,9 +149,10 @@ const mapArb = fc
   })
   .map((c) => ({ ...c, shape: c.flat ? [c.N, c.C * c.H] : [c.N, c.C, c.H, c.W] }));
 
-// Half the cases have K and M multiples of 4, the rows the GL backend reads four values a texel.
+// Half the cases have K and M multiples of 4, the rows the GL backend reads four values a texel
+// (and, from a batch of 4, computes linear as a tiled product).
 const linearArb = fc.record({
-  N: fc.integer({ min: 1, max: 3 }),
+  N: fc.integer({ min: 1, max: 6 }),
   K: fc.integer({ min: 1, max: 60 }),
   M: fc.integer({ min: 1, max: 24 }),
   byFour: fc.boolean(),
@@ -228,7 +229,7 @@ const PROPERTIES: KernelProperty[] = [
     const dy = values(c.shape, c.seed, c.scale);
     return [{ name: 'biasGrad', inputs: [dy], call, tolerance: () => [reductionTolerance(dy.size / dy.shape[1], absScale(call, [dy]))] }];
   }),
-  property('linear, linearGradInput, linearGradWeight', linearArb, 16, (c) => {
+  property('linear, linearGradInput, linearGradWeight', linearArb, 24, (c) => {
     const x = values([c.N, c.K], c.seed, c.scale);
     const w = values([c.M, c.K], c.seed + 1);
     const b = values([c.M], c.seed + 2, c.scale);

@@ -273,6 +273,16 @@ return vY + b[${I('f')}];
   output: [l.OW, l.OH, l.N * l.F],
 });
 
+/** [I, J] (+ b[j] with `bias`) from a one-group product. Grid [J, I]. */
+export const matrixFromProduct = (Ir: number, J: number, bias: boolean): KernelSource => ({
+  name: 'matrixFromProduct',
+  source: `function(${PRODUCT.join(', ')}${bias ? ', b' : ''}) {
+${productRead(Ir, J, '0', 'this.thread.y', 'this.thread.x', 'M')}
+return vM${bias ? ' + b[this.thread.x]' : ''};
+}`,
+  output: [J, Ir],
+});
+
 /** dw [F, Kd] from the filter-gradient product (i = filter in group, j = tap). Grid [Kd, F]. */
 export const filterGradFromProduct = (l: Lowering): KernelSource => ({
   name: 'filterGradFromProduct',
