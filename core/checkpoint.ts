@@ -47,7 +47,9 @@ export interface Safetensors {
  * then the tensor bytes, so a change anywhere in the file is caught.
  */
 export const encodeSafetensors = (tensors: ReadonlyMap<string, Tensor>, metadata: Readonly<Record<string, string>>): Uint8Array => {
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor may be named "__proto__", which on a plain object
+  // would set the prototype instead of adding a key (and vanish from the JSON).
+  const header: Record<string, unknown> = Object.create(null);
   let offset = 0;
   const parts: Uint8Array[] = [];
   for (const [name, t] of tensors) {

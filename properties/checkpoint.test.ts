@@ -55,6 +55,14 @@ test('safetensors: any float32 and float64 tensors and metadata round-trip bit f
   }));
 });
 
+test('safetensors: tensor names that are Object.prototype keys round-trip ("__proto__", "constructor")', () => {
+  const tensors = new Map([['__proto__', Tensor.trusted([2], Float32Array.from([1, 2]))], ['constructor', Tensor.trusted([1], Float32Array.from([3]))]]);
+  const back = orThrow(decodeSafetensors(encodeSafetensors(tensors, {}), 'x'));
+  assert.equal([...back.tensors.keys()].sort(), ['__proto__', 'constructor']);
+  assert.equal([...back.tensors.get('__proto__')!.data], [1, 2]);
+  assert.equal([...back.tensors.get('constructor')!.data], [3]);
+});
+
 test('a training checkpoint round-trips bit for bit: weights, momentum, mean image, recipe and state', () => {
   const c = sample();
   const path = join(dir, 'round.safetensors');
