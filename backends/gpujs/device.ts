@@ -294,15 +294,15 @@ export class Device {
   }
 
   /**
-   * The texture of `size` packed floats seen as ceil(size/4) texels of four:
-   * read `t[i]` in a kernel and get values 4i .. 4i+3 in one fetch. Shares the
-   * memory; release the view after the kernel that reads it.
+   * A texture of packed floats seen as texels of four: read `t[i]` in a kernel
+   * and get values 4i .. 4i+3 in one fetch. Its length is that of the grid
+   * that made it. Shares the memory; release the view after the kernel that
+   * reads it.
    */
-  vec4View(s: Store, size: number): Store {
-    if (!(s instanceof Texture) || (s as unknown as { type: string }).type !== 'MemoryOptimizedNumberTexture') {
-      fail('BackendError', 'internal: vec4View takes a packed float texture');
-    }
-    return this.view(Vec4Texture, s as Texture, Math.ceil(size / 4), 'ArrayTexture(4)');
+  vec4View(s: Store): Store {
+    const t = s as Texture & { type: string; output: number[] };
+    if (!(s instanceof Texture) || t.type !== 'MemoryOptimizedNumberTexture') fail('BackendError', 'internal: vec4View takes a packed float texture');
+    return this.view(Vec4Texture, t, Math.ceil(sizeOfGrid(t.output) / 4), 'ArrayTexture(4)');
   }
 
   /**

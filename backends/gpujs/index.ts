@@ -142,20 +142,10 @@ class GpuJsBackend implements GpuBackend {
    * are read as whole texels (see kernels.ts, "four values a texel").
    */
   private runVec4(src: K.KernelSource, shape: Shape, args: readonly (Handle | number)[], vec4: readonly number[]): Handle {
-    const views: Store[] = [];
-    const values = args.map((a, i) => {
-      if (typeof a === 'number') return a;
-      const s = this.store(a);
-      if (!vec4.includes(i)) return s;
-      const v = this.device.vec4View(s, sizeOf(a.shape));
-      views.push(v);
-      return v;
-    });
-    try {
-      return this.make(shape, this.device.packedView(this.device.run(src, values), sizeOf(shape)));
-    } finally {
-      for (const v of views) this.device.release(v);
-    }
+    return this.make(shape, this.withTemps((_, texels) => {
+      const values = args.map((a, i) => (typeof a === 'number' ? a : vec4.includes(i) ? texels(this.store(a)) : this.store(a)));
+      return this.device.packedView(this.device.run(src, values), sizeOf(shape));
+    }));
   }
 
   // ---- convolution as matrix products (GL; see lowering.ts) ----------------------------
@@ -173,7 +163,7 @@ class GpuJsBackend implements GpuBackend {
    * and a `texels` function that views a packed store as whole texels. Every
    * store either made is released when `body` returns.
    */
-  private withTemps<R>(body: (layout: (src: K.KernelSource, args: readonly unknown[], size: number) => Store, texels: (s: Store, size: number) => Store) => R): R {
+  private withTemps<R>(body: (layout: (src: K.KernelSource, args: readonly unknown[], size: number) => Store, texels: (s: Store) => Store) => R): R {
     const temps: Store[] = [];
     const keep = (s: Store): Store => {
       temps.push(s);
@@ -182,7 +172,7 @@ class GpuJsBackend implements GpuBackend {
     try {
       return body(
         (src, args, size) => keep(this.device.packedView(this.device.run(src, args), size)),
-        (s, size) => keep(this.device.vec4View(s, size)),
+        (s) => keep(this.device.vec4View(s)),
       );
     } finally {
       for (const t of temps) this.device.release(t);
@@ -207,7 +197,7 @@ class GpuJsBackend implements GpuBackend {
     const c = this.withTemps((layout, texels) => {
       const col = layout(L.im2col(l), [x], l.G * l.N * l.P4 * l.Kd4);
       const filters = l.Kd4 === l.Kd ? w : layout(L.filtersPadded(l), [w], l.F * l.Kd4);
-      return this.product(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, texels(filters, l.F * l.Kd4), texels(col, l.G * l.N * l.P4 * l.Kd4));
+      return this.product(l.G, l.Fg, l.N * l.P4, l.Kd4 / 4, texels(filters), texels(col));
     });
     return this.fromProduct(c, L.outputFromProduct(l), [b]);
   }
@@ -216,7 +206,7 @@ class GpuJsBackend implements GpuBackend {
     const c = this.withTemps((layout, texels) => {
       const dyT = layout(L.gradColumns(l), [dy], l.G * l.N * l.P4 * l.Fg4);
       const wT = layout(L.filtersT(l), [w], l.G * l.Kd4 * l.Fg4);
-      return this.product(l.G, l.N * l.P4, l.Kd4, l.Fg4 / 4, texels(dyT, l.G * l.N * l.P4 * l.Fg4), texels(wT, l.G * l.Kd4 * l.Fg4));
+      return this.product(l.G, l.N * l.P4, l.Kd4, l.Fg4 / 4, texels(dyT), texels(wT));
     });
     return this.fromProduct(c, L.col2im(l));
   }
@@ -225,7 +215,7 @@ class GpuJsBackend implements GpuBackend {
     const c = this.withTemps((layout, texels) => {
       const dyRows = layout(L.gradRows(l), [dy], l.F * l.N * l.P4);
       const colT = layout(L.im2colT(l), [x], l.G * l.Kd4 * l.N * l.P4);
-      return this.product(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, texels(dyRows, l.F * l.N * l.P4), texels(colT, l.G * l.Kd4 * l.N * l.P4));
+      return this.product(l.G, l.Fg, l.Kd4, (l.N * l.P4) / 4, texels(dyRows), texels(colT));
     });
     return this.fromProduct(c, L.filterGradFromProduct(l));
   }
@@ -384,7 +374,7 @@ class GpuJsBackend implements GpuBackend {
       // kernel below, four units a thread, is faster (fc6 at batch 1: 26 against 33 ms).
       const [N, Kx] = x.shape;
       const M = w.shape[0];
-      const c = this.withTemps((_, texels) => this.product(1, N, M, Kx / 4, texels(args[0], N * Kx), texels(args[1], M * Kx)));
+      const c = this.withTemps((_, texels) => this.product(1, N, M, Kx / 4, texels(args[0]), texels(args[1])));
       return this.make(yShape, this.fromProduct(c, L.matrixFromProduct(N, M, true), [args[2]]));
     }
     if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearVec4(x.shape, w.shape), yShape, [x, w, b], [0, 1, 2]));

@@ -51,7 +51,10 @@ export interface KernelSource {
 }
 
 /** A float local holding a small whole number, as a GLSL int. */
-const I = (v: string): string => `(${v} >> 0)`;
+export const I = (v: string): string => `(${v} >> 0)`;
+
+/** The four values of a texel, or the four outputs of a thread. */
+export const LANES = [0, 1, 2, 3] as const;
 
 /**
  * How a loop counter is written inside an index. On GL a counter is an int. The
@@ -327,7 +330,7 @@ const rowSegment = (v: string, tex: string, rowBase: string, start: string, firs
 
 /** `s<o> += a0 * b<index(o, 0)> + a1 * b<index(o, 1)> + ...` for the four lanes o. */
 const fourDots = (a: string, b: string, terms: number, index: (o: number, t: number) => number): string =>
-  [0, 1, 2, 3].map((o) => `s${o} += ${Array.from({ length: terms }, (_, t) => `${a}${t} * ${b}${index(o, t)}`).join(' + ')};`).join('\n');
+  LANES.map((o) => `s${o} += ${Array.from({ length: terms }, (_, t) => `${a}${t} * ${b}${index(o, t)}`).join(' + ')};`).join('\n');
 
 /**
  * conv2d with outputs ox = 4q .. 4q+3 of row oy in one thread: for each input
@@ -398,7 +401,7 @@ export const conv2dGradFilterBlocked = (xShape: Shape, dyShape: Shape, wShape: S
   void dyShape;
   const iy = plus(`oy * ${S} + this.thread.y`, -P);
   const dyRow = `((n * ${F} + ${I('f')}) * ${OH} + oy) * ${OW}`;
-  const dys = [0, 1, 2, 3].map((j) => {
+  const dys = LANES.map((j) => {
     const ox = plus('ox4 * 4', j);
     return j === 0 || OW % 4 === 0
       ? `const d${j} = dy[${dyRow} + ${ox}];`
@@ -418,7 +421,7 @@ for (let n = 0; n < ${N}; n++) {
     for (let ox4 = 0; ox4 < ${blocks(OW)}; ox4++) {
 ${dys}
 ${rowSegment('x', 'x', `((n * ${C} + ${I('cin')}) * ${H} + ${iy}) * ${W}`, `ox4 * ${4 * S} + this.thread.x * 4`, -P, 3 * S + 4, W, true)}
-${[0, 1, 2, 3].map((t) => `s${t} += ${[0, 1, 2, 3].map((j) => `d${j} * x${j * S + t}`).join(' + ')};`).join('\n')}
+${LANES.map((t) => `s${t} += ${LANES.map((j) => `d${j} * x${j * S + t}`).join(' + ')};`).join('\n')}
     }
   }
 }
@@ -499,16 +502,15 @@ export const linearVec4 = (xShape: Shape, wShape: Shape): KernelSource => {
   const [N, K] = xShape;
   const M = wShape[0];
   const K4 = K / 4;
-  const lanes = [0, 1, 2, 3];
   return kernel4('linear', ['x', 'w', 'b'], `
 const m4 = Math.floor(this.thread.x / ${N});
 const n = this.thread.x - m4 * ${N};
 const bias = b[${I('m4')}];
-${lanes.map((j) => `let s${j} = bias[${j}];`).join('\n')}
+${LANES.map((j) => `let s${j} = bias[${j}];`).join('\n')}
 for (let k = 0; k < ${K4}; k++) {
   const xv = x[${I('n')} * ${K4} + k];
-${lanes.map((j) => `  const w${j} = w[(${I('m4')} * 4 + ${j}) * ${K4} + k];`).join('\n')}
-${lanes.map((j) => `  s${j} += xv[0] * w${j}[0] + xv[1] * w${j}[1] + xv[2] * w${j}[2] + xv[3] * w${j}[3];`).join('\n')}
+${LANES.map((j) => `  const w${j} = w[(${I('m4')} * 4 + ${j}) * ${K4} + k];`).join('\n')}
+${LANES.map((j) => `  s${j} += xv[0] * w${j}[0] + xv[1] * w${j}[1] + xv[2] * w${j}[2] + xv[3] * w${j}[3];`).join('\n')}
 }
 return [s0, s1, s2, s3];`, [N * (M / 4)]);
 };
@@ -523,15 +525,14 @@ export const linearGradInputVec4 = (dyShape: Shape, wShape: Shape): KernelSource
   const K = wShape[1];
   const K4 = K / 4;
   const M4 = M / 4;
-  const lanes = [0, 1, 2, 3];
   return kernel4('linearGradInput', ['dy', 'w'], `
 const k4 = Math.floor(this.thread.x / ${N});
 const n = this.thread.x - k4 * ${N};
-${lanes.map((j) => `let s${j} = 0;`).join('\n')}
+${LANES.map((j) => `let s${j} = 0;`).join('\n')}
 for (let m4 = 0; m4 < ${M4}; m4++) {
   const d = dy[${I('n')} * ${M4} + m4];
-${lanes.map((r) => `  const w${r} = w[(m4 * 4 + ${r}) * ${K4} + ${I('k4')}];`).join('\n')}
-${lanes.map((j) => `  s${j} += d[0] * w0[${j}] + d[1] * w1[${j}] + d[2] * w2[${j}] + d[3] * w3[${j}];`).join('\n')}
+${LANES.map((r) => `  const w${r} = w[(m4 * 4 + ${r}) * ${K4} + ${I('k4')}];`).join('\n')}
+${LANES.map((j) => `  s${j} += d[0] * w0[${j}] + d[1] * w1[${j}] + d[2] * w2[${j}] + d[3] * w3[${j}];`).join('\n')}
 }
 return [s0, s1, s2, s3];`, [N * K4]);
 };
@@ -547,15 +548,14 @@ export const linearGradWeightVec4 = (xShape: Shape, dyShape: Shape): KernelSourc
   const [N, K] = xShape;
   const M = dyShape[1];
   const K4 = K / 4;
-  const lanes = [0, 1, 2, 3];
   return kernel4('linearGradWeight', ['x', 'dy'], `
 const m = Math.floor(this.thread.x / ${K4});
 const k4 = this.thread.x - m * ${K4};
-${lanes.map((j) => `let s${j} = 0;`).join('\n')}
+${LANES.map((j) => `let s${j} = 0;`).join('\n')}
 for (let n = 0; n < ${N}; n++) {
   const d = dy[n * ${M} + ${I('m')}];
   const xv = x[n * ${K4} + ${I('k4')}];
-${lanes.map((j) => `  s${j} += d * xv[${j}];`).join('\n')}
+${LANES.map((j) => `  s${j} += d * xv[${j}];`).join('\n')}
 }
 return [s0, s1, s2, s3];`, [M * K4]);
 };
@@ -566,7 +566,7 @@ export const sgdVelocityVec4 = (size: number): KernelSource =>
 const wv = w[this.thread.x];
 const vv = v[this.thread.x];
 const gv = g[this.thread.x];
-return [${[0, 1, 2, 3].map((j) => `momentum * vv[${j}] - decayLr * wv[${j}] - lr * gv[${j}]`).join(', ')}];`, [blocks(size)]);
+return [${LANES.map((j) => `momentum * vv[${j}] - decayLr * wv[${j}] - lr * gv[${j}]`).join(', ')}];`, [blocks(size)]);
 
 /** sgdWeight on whole texels: w, v vec4; grid [ceil(size/4)]. */
 export const sgdWeightVec4 = (size: number): KernelSource =>
@@ -581,21 +581,40 @@ return [wv[0] + vv[0], wv[1] + vv[1], wv[2] + vv[2], wv[3] + vv[3]];`, [blocks(s
  * b[i] = a[i] * s[i]^-beta, s[i] = k + alpha * sum_{j = i - n/2 .. i + n/2, 0 <= j < C} a[j]^2
  * (n/2 rounded down; alpha times the plain sum, the paper's form). Grid [inner, C, N].
  */
-export const lrn = (dl: Dialect, shape: Shape, n: number): KernelSource => {
-  const [N, C] = shape;
+/**
+ * The LRN window of the thread's channel m = this.thread.y: `add(at)` (which
+ * adds to the local `sum`) for each i = m - n/2 .. m + n/2 inside [0, C), `at`
+ * being the flat index of channel i at the thread's position. Returns the loop and the flat
+ * index of m itself. Grid [inner, C, N].
+ */
+const lrnWindow = (dl: Dialect, shape: Shape, n: number, add: (at: string) => string) => {
+  const [, C] = shape;
   const inner = innerOf(shape);
   const half = Math.floor(n / 2);
-  const j = plus(`this.thread.y + ${dl.at('d')}`, -half);
+  const i = plus(`this.thread.y + ${dl.at('d')}`, -half);
   const base = `this.thread.z * ${C * inner} + this.thread.x`;
-  return kernel('lrn', ['x', 'k', 'alpha', 'beta'], `
-let sum = 0;
+  return {
+    loop: `let sum = 0;
 for (let d = 0; d < ${2 * half + 1}; d++) {
-  if (${j} >= 0 && ${j} < ${C}) {
-    const a = x[${base} + (${j}) * ${inner}];
-    sum += a * a;
+  if (${i} >= 0 && ${i} < ${C}) {
+    ${add(`${base} + (${i}) * ${inner}`)}
   }
-}
-return x[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sum, -beta);`, [inner, C, N]);
+}`,
+    m: `${base} + this.thread.y * ${inner}`,
+  };
+};
+
+/** The grid of the LRN kernels: [inner, C, N]. */
+const lrnGrid = (shape: Shape): number[] => [innerOf(shape), shape[1], shape[0]];
+
+/** The window's sum of squares of x. */
+const squares = (dl: Dialect, shape: Shape, n: number) => lrnWindow(dl, shape, n, (at) => `const a = x[${at}];\n    sum += a * a;`);
+
+export const lrn = (dl: Dialect, shape: Shape, n: number): KernelSource => {
+  const { loop, m } = squares(dl, shape, n);
+  return kernel('lrn', ['x', 'k', 'alpha', 'beta'], `
+${loop}
+return x[${m}] * Math.pow(k + alpha * sum, -beta);`, lrnGrid(shape));
 };
 
 /**
@@ -609,20 +628,10 @@ return x[${base} + this.thread.y * ${inner}] * Math.pow(k + alpha * sum, -beta);
  * 6 powers an output, against 16 and 2.
  */
 export const lrnBase = (dl: Dialect, shape: Shape, n: number): KernelSource => {
-  const [N, C] = shape;
-  const inner = innerOf(shape);
-  const half = Math.floor(n / 2);
-  const j = plus(`this.thread.y + ${dl.at('d')}`, -half);
-  const base = `this.thread.z * ${C * inner} + this.thread.x`;
+  const { loop } = squares(dl, shape, n);
   return kernel('lrnBase', ['x', 'k', 'alpha'], `
-let sum = 0;
-for (let d = 0; d < ${2 * half + 1}; d++) {
-  if (${j} >= 0 && ${j} < ${C}) {
-    const a = x[${base} + (${j}) * ${inner}];
-    sum += a * a;
-  }
-}
-return k + alpha * sum;`, [inner, C, N]);
+${loop}
+return k + alpha * sum;`, lrnGrid(shape));
 };
 
 /** t[i] = dy[i] a[i] s[i]^(-beta - 1), from s of `lrnBase`. Elementwise. */
@@ -632,20 +641,10 @@ export const lrnCross = (size: number): KernelSource =>
 
 /** dL/da from s (`lrnBase`) and t (`lrnCross`). Grid [inner, C, N]. */
 export const lrnGrad = (dl: Dialect, shape: Shape, n: number): KernelSource => {
-  const [N, C] = shape;
-  const inner = innerOf(shape);
-  const half = Math.floor(n / 2);
-  const i = plus(`this.thread.y + ${dl.at('d')}`, -half);
-  const base = `this.thread.z * ${C * inner} + this.thread.x`;
-  const m = `${base} + this.thread.y * ${inner}`;
+  const { loop, m } = lrnWindow(dl, shape, n, (at) => `sum += t[${at}];`);
   return kernel('lrnGrad', ['x', 'dy', 's', 't', 'alpha', 'beta'], `
-let cross = 0;
-for (let d = 0; d < ${2 * half + 1}; d++) {
-  if (${i} >= 0 && ${i} < ${C}) {
-    cross += t[${base} + (${i}) * ${inner}];
-  }
-}
-return dy[${m}] * Math.pow(s[${m}], -beta) - 2 * alpha * beta * x[${m}] * cross;`, [inner, C, N]);
+${loop}
+return dy[${m}] * Math.pow(s[${m}], -beta) - 2 * alpha * beta * x[${m}] * sum;`, lrnGrid(shape));
 };
 
 // ---- max-pooling --------------------------------------------------------------------

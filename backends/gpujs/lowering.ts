@@ -33,9 +33,8 @@
 import type { ConvParams } from '../../core/backend.ts';
 import { outSize } from '../../core/backend.ts';
 import type { Shape } from '../../core/tensor.ts';
-import { type KernelSource, kernel4 } from './kernels.ts';
+import { I, type KernelSource, kernel4, LANES } from './kernels.ts';
 
-const I = (v: string): string => `(${v} >> 0)`;
 const up4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /** The sizes of one lowered convolution. */
@@ -67,22 +66,19 @@ export const lowering = (xShape: Shape, wShape: Shape, p: ConvParams): Lowering 
 /** Texels of the largest matrix a lowered convolution makes (unrolled input or its gradient). */
 export const loweredTexels = (l: Lowering): number => (l.G * l.N * l.P4 * l.Kd4) / 4;
 
-const four = [0, 1, 2, 3];
-
 /**
  * A layout kernel: rows `R` of `L` values each, padded to L4 = up4(L), four
  * consecutive values a thread on the grid [R L4/4] (so its result is the
- * packed layout of [R, L4]). `rowSetup` derives locals from `row`; `lane(l)`
- * gives, for the column held in local `l`, the condition under which the value
- * is read and the read itself (it is 0 otherwise, padding included).
+ * packed layout of [R, L4]). `rowSetup` derives locals from `row`; for the
+ * column held in local `l`, the lane's `setup` sets `laneLocals`, and `ok` is the
+ * condition under which `read` is the value (it is 0 otherwise, padding included).
  */
 const rows4 = (
   name: string, args: readonly string[], R: number, L: number, rowSetup: string, laneLocals: readonly string[],
-  lane: () => { setup: string; ok: string; read: string },
+  { setup, ok, read }: { setup: string; ok: string; read: string },
 ): KernelSource => {
   const LQ = up4(L) / 4;
-  const { setup, ok, read } = lane();
-  const lanes = four.map((j) => `
+  const lanes = LANES.map((j) => `
 l = lq * 4 + ${j};
 ${setup}
 if (l < ${L} && ${ok}) { v${j} = ${read}; }`).join('');
@@ -99,10 +95,10 @@ let v3 = 0;${lanes}
 return [v0, v1, v2, v3];`, [R * LQ]);
 };
 
-/** Splits a tap index held in local `k` into c, ky, kx (locals). */
-const tap = (l: Lowering, k: string): string => `c = Math.floor(${k} / ${l.K * l.K});
-ky = Math.floor((${k} - c * ${l.K * l.K}) / ${l.K});
-kx = ${k} - c * ${l.K * l.K} - ky * ${l.K};`;
+/** Splits a tap index held in local `k` into c, ky, kx: new constants with `declare` 'const ', else existing locals. */
+const tap = (l: Lowering, k: string, declare = ''): string => `${declare}c = Math.floor(${k} / ${l.K * l.K});
+${declare}ky = Math.floor((${k} - c * ${l.K * l.K}) / ${l.K});
+${declare}kx = ${k} - c * ${l.K * l.K} - ky * ${l.K};`;
 
 /** The input value under tap (c, ky, kx) of output position (oy, ox), image n, group g; `inside` guards the padding. */
 const xAt = (l: Lowering) => ({
@@ -118,7 +114,7 @@ const g = Math.floor(row / ${l.N * l.P4});
 const n = Math.floor((row - g * ${l.N * l.P4}) / ${l.P4});
 const p = row - g * ${l.N * l.P4} - n * ${l.P4};
 const oy = Math.floor(p / ${l.OW});
-const ox = p - oy * ${l.OW};`, ['c', 'ky', 'kx'], () => ({ setup: tap(l, 'l'), ok: `p < ${l.Pn} && ${inside}`, read }));
+const ox = p - oy * ${l.OW};`, ['c', 'ky', 'kx'], { setup: tap(l, 'l'), ok: `p < ${l.Pn} && ${inside}`, read });
 };
 
 /** colT[g, k, n P4 + p]: the same values with rows (g, k) and positions along the row. [G Kd4, N P4]. */
@@ -127,47 +123,45 @@ export const im2colT = (l: Lowering): KernelSource => {
   return rows4('im2colT', ['x'], l.G * l.Kd4, l.N * l.P4, `
 const g = Math.floor(row / ${l.Kd4});
 const k = row - g * ${l.Kd4};
-const c = Math.floor(k / ${l.K * l.K});
-const ky = Math.floor((k - c * ${l.K * l.K}) / ${l.K});
-const kx = k - c * ${l.K * l.K} - ky * ${l.K};`, ['n', 'p', 'oy', 'ox'], () => ({
+${tap(l, 'k', 'const ')}`, ['n', 'p', 'oy', 'ox'], {
     setup: `n = Math.floor(l / ${l.P4});
 p = l - n * ${l.P4};
 oy = Math.floor(p / ${l.OW});
 ox = p - oy * ${l.OW};`,
     ok: `k < ${l.Kd} && p < ${l.Pn} && ${inside}`,
     read,
-  }));
+  });
 };
 
 /** w as [F, Kd4] (the filters with their taps padded). */
 export const filtersPadded = (l: Lowering): KernelSource =>
-  rows4('filtersPadded', ['w'], l.F, l.Kd, '', [], () => ({ setup: '', ok: 'true', read: `w[${I('row')} * ${l.Kd} + ${I('l')}]` }));
+  rows4('filtersPadded', ['w'], l.F, l.Kd, '', [], { setup: '', ok: 'true', read: `w[${I('row')} * ${l.Kd} + ${I('l')}]` });
 
 /** wT[g, k, f]: each group's filters transposed, [G Kd4, Fg4]. */
 export const filtersT = (l: Lowering): KernelSource =>
   rows4('filtersT', ['w'], l.G * l.Kd4, l.Fg, `
 const g = Math.floor(row / ${l.Kd4});
-const k = row - g * ${l.Kd4};`, [], () => ({ setup: '', ok: `k < ${l.Kd}`, read: `w[(${I('g')} * ${l.Fg} + ${I('l')}) * ${l.Kd} + ${I('k')}]` }));
+const k = row - g * ${l.Kd4};`, [], { setup: '', ok: `k < ${l.Kd}`, read: `w[(${I('g')} * ${l.Fg} + ${I('l')}) * ${l.Kd} + ${I('k')}]` });
 
 /** dy as [F, N P4]: each filter's gradients over the images' positions. */
 export const gradRows = (l: Lowering): KernelSource =>
-  rows4('gradRows', ['dy'], l.F, l.N * l.P4, '', ['n', 'p'], () => ({
+  rows4('gradRows', ['dy'], l.F, l.N * l.P4, '', ['n', 'p'], {
     setup: `n = Math.floor(l / ${l.P4});
 p = l - n * ${l.P4};`,
     ok: `p < ${l.Pn}`,
     read: `dy[(${I('n')} * ${l.F} + ${I('row')}) * ${l.Pn} + ${I('p')}]`,
-  }));
+  });
 
 /** dyT[g, n P4 + p, f]: per group, each position's gradients over the filters. [G N P4, Fg4]. */
 export const gradColumns = (l: Lowering): KernelSource =>
   rows4('gradColumns', ['dy'], l.G * l.N * l.P4, l.Fg, `
 const g = Math.floor(row / ${l.N * l.P4});
 const n = Math.floor((row - g * ${l.N * l.P4}) / ${l.P4});
-const p = row - g * ${l.N * l.P4} - n * ${l.P4};`, [], () => ({
+const p = row - g * ${l.N * l.P4} - n * ${l.P4};`, [], {
     setup: '',
     ok: `p < ${l.Pn}`,
     read: `dy[(${I('n')} * ${l.F} + ${I('g')} * ${l.Fg} + ${I('l')}) * ${l.Pn} + ${I('p')}]`,
-  }));
+  });
 
 /**
  * C[g, i, j] = sum_k A[g, i, k] B[g, j, k]. A and B are read as texels (A
@@ -210,16 +204,16 @@ export const matmulABt = (G: number, Ir: number, J: number, KQ: number): KernelS
   int g = t / ${I4 * J4};
   int j4 = (t - g * ${I4 * J4}) / ${I4};
   int i4 = t - g * ${I4 * J4} - j4 * ${I4};
-${four.map((r) => `  int i${r} = i4 * 4 + ${r};
+${LANES.map((r) => `  int i${r} = i4 * 4 + ${r};
   if (i${r} >= ${Ir}) { i${r} = ${Ir - 1}; }
   ${rowStart(`a${r}`, `g * ${Ir} + i${r}`, 'user_a')}
   ${rowStart(`b${r}`, `g * ${J} + j4 * 4 + ${r}`, 'user_bm')}`).join('\n')}
-${four.map((r) => `  vec4 s${r} = vec4(0.0);`).join('\n')}
+${LANES.map((r) => `  vec4 s${r} = vec4(0.0);`).join('\n')}
   for (int k = 0; k < ${KQ}; k++) {
-${four.map((r) => `    vec4 x${r} = ${at(`a${r}`, 'user_a')};`).join('\n')}
-${four.map((r) => `    vec4 y${r} = ${at(`b${r}`, 'user_bm')};`).join('\n')}
-${four.map((r) => `    s${r} += vec4(dot(x${r}, y0), dot(x${r}, y1), dot(x${r}, y2), dot(x${r}, y3));`).join('\n')}
-${four.map((r) => `    ${step(`a${r}`, 'user_a')}\n    ${step(`b${r}`, 'user_bm')}`).join('\n')}
+${LANES.map((r) => `    vec4 x${r} = ${at(`a${r}`, 'user_a')};`).join('\n')}
+${LANES.map((r) => `    vec4 y${r} = ${at(`b${r}`, 'user_bm')};`).join('\n')}
+${LANES.map((r) => `    s${r} += vec4(dot(x${r}, y0), dot(x${r}, y1), dot(x${r}, y2), dot(x${r}, y3));`).join('\n')}
+${LANES.map((r) => `    ${step(`a${r}`, 'user_a')}\n    ${step(`b${r}`, 'user_bm')}`).join('\n')}
   }
   tileRow1 = s1;
   tileRow2 = s2;
