@@ -42,8 +42,8 @@ const maxAbsDiff = (a: Tensor, b: Tensor) => {
   return m;
 };
 
-const agree = (what: string, a: Tensor, b: Tensor, terms: number) => {
-  let scale = 0;
+const agree = (what: string, a: Tensor, b: Tensor, terms: number, termScale = 0) => {
+  let scale = termScale;
   for (const v of b.data) scale = Math.max(scale, Math.abs(v));
   const { rtol, atol } = tolerance(terms, scale);
   assert.equal(a.shape, b.shape, `${what} shape`);
@@ -55,12 +55,19 @@ const agree = (what: string, a: Tensor, b: Tensor, terms: number) => {
   }
 };
 
-/** Runs the same kernel on both backends with the same (float64) inputs; checks inputs are untouched. */
-const both = (what: string, inputs: Tensor[], call: (be: Backend, ...hs: Handle[]) => Handle, terms: number) => {
+/**
+ * Runs the same kernel on both backends with the same (float64) inputs; checks
+ * inputs are untouched. For a kernel linear in each input (`sums`), float32's
+ * rounding scales with the terms summed, not with a result that cancels: the
+ * scale is then also the reference run on |inputs|, the largest sum of |terms|
+ * (as properties/gpu-kernels.test.ts measures it).
+ */
+const both = (what: string, inputs: Tensor[], call: (be: Backend, ...hs: Handle[]) => Handle, terms: number, sums = false) => {
   const before = inputs.map(snapshot);
   const r = call(ref, ...inputs.map((t) => ref.upload(t)));
   const c = call(cpu, ...inputs.map((t) => cpu.upload(t.as('float32'))));
-  agree(what, cpu.download(c), ref.download(r), terms);
+  const termScale = sums ? maxAbs(ref.download(call(ref, ...inputs.map((t) => ref.upload(t.map(Math.abs)))))) : 0;
+  agree(what, cpu.download(c), ref.download(r), terms, termScale);
   inputs.forEach((t, i) => assert.ok(unchanged(t, before[i]), `${what} wrote into input ${i}`));
 };
 
@@ -72,10 +79,10 @@ test('convolution forward and both gradients match the reference', () => {
       const [N, , OH, OW] = t.shape;
       // Inputs rounded to float32 first, so both backends see the same numbers.
       const [x32, w32, b32, t32] = [x, w, b, t].map((u) => u.as('float32').as('float64'));
-      both('conv2d', [x32, w32, b32], (be, xh, wh, bh) => be.conv2d(xh, wh, bh, p), perOut);
-      both('conv2dGradInput', [t32, w32], (be, th, wh) => be.conv2dGradInput(th, wh, x.shape, p), (F / p.groups) * K * K);
-      both('conv2dGradFilter', [x32, t32], (be, xh, th) => be.conv2dGradFilter(xh, th, w.shape, p), N * OH * OW);
-      both('biasGrad', [t32], (be, th) => be.biasGrad(th), N * OH * OW);
+      both('conv2d', [x32, w32, b32], (be, xh, wh, bh) => be.conv2d(xh, wh, bh, p), perOut, true);
+      both('conv2dGradInput', [t32, w32], (be, th, wh) => be.conv2dGradInput(th, wh, x.shape, p), (F / p.groups) * K * K, true);
+      both('conv2dGradFilter', [x32, t32], (be, xh, th) => be.conv2dGradFilter(xh, th, w.shape, p), N * OH * OW, true);
+      both('biasGrad', [t32], (be, th) => be.biasGrad(th), N * OH * OW, true);
     }),
     { numRuns: 60 },
   );
@@ -88,9 +95,9 @@ test('fully connected forward and gradients match the reference', () => {
       const w = randn([M, K], seed + 1).as('float32').as('float64');
       const b = randn([M], seed + 2).as('float32').as('float64');
       const dy = randn([N, M], seed + 3).as('float32').as('float64');
-      both('linear', [x, w, b], (be, xh, wh, bh) => be.linear(xh, wh, bh), K);
-      both('linearGradInput', [dy, w], (be, d, wh) => be.linearGradInput(d, wh), M);
-      both('linearGradWeight', [x, dy], (be, xh, d) => be.linearGradWeight(xh, d), N);
+      both('linear', [x, w, b], (be, xh, wh, bh) => be.linear(xh, wh, bh), K, true);
+      both('linearGradInput', [dy, w], (be, d, wh) => be.linearGradInput(d, wh), M, true);
+      both('linearGradWeight', [x, dy], (be, xh, d) => be.linearGradWeight(xh, d), N, true);
     }),
     { numRuns: 60 },
   );
