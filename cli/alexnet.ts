@@ -51,7 +51,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof AlexnetFailure) {
       console.error(`alexnet: ${err.message}`);
-      process.exitCode = 1;
+      // A usage error (a bad flag or value) exits 2, like a flag parseArgs refused.
+      process.exitCode = err.error._tag === 'ArgumentError' ? 2 : 1;
     } else if (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS')) {
       console.error(`alexnet: ${err.message}; see --help`);
       process.exitCode = 2;

@@ -23,7 +23,7 @@ import { Rng } from './rng.ts';
 import { Scope } from './scope.ts';
 import { sameShape, shapeString, Tensor } from './tensor.ts';
 import { transfer, type TransferLog } from './transfer.ts';
-import { slice as hostSlice } from '../reference/plumbing.ts';
+import { sliceHost } from './host.ts';
 
 export type Placement = readonly [Backend] | readonly [Backend, Backend];
 
@@ -266,7 +266,7 @@ export class Network {
           else if (a === 'dropout' && masks) {
             const full = masks.get(l.name)!;
             const { start, count } = towerRows(l.out, T, t);
-            h = push(L.dropout(be, h, be.upload(T === 1 ? full : hostSlice(full, start, count))));
+            h = push(L.dropout(be, h, be.upload(T === 1 ? full : sliceHost(full, start, count))));
           }
         }
         pullbacks.push(steps.map((s) => s.pullback));

@@ -1,12 +1,12 @@
 /**
  * The fast CPU backend against the reference: every kernel, forward and
- * backward, on generated shapes, within float32 tolerance; no kernel writes
- * into its inputs; and a whole small network's training step agrees.
+ * backward, through the conformance kit (within float32 tolerance, inputs
+ * untouched, nothing left alive); its SIMD products; and a whole small
+ * network's training step.
  */
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Backend, Handle } from '../core/backend.ts';
 import { dropoutMasks, Network } from '../core/net.ts';
 import { initParams } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
@@ -17,9 +17,9 @@ import { assemble } from '../backends/cpu/build-wasm.ts';
 import { createCpuBackend } from '../backends/cpu/index.ts';
 import { simdGemmNN, simdGemmNT, simdGemmTN } from '../backends/cpu/simd.ts';
 import { createReferenceBackend } from '../reference/index.ts';
-import { convCase } from './arbitraries.ts';
+import { registerKernelTests, summary } from './conformance.ts';
 import { tinySpec } from './nets.ts';
-import { randn, right, separated, snapshot, unchanged } from './support.ts';
+import { randn, right } from './support.ts';
 
 const ref = createReferenceBackend();
 const cpu = createCpuBackend();
@@ -55,76 +55,9 @@ const agree = (what: string, a: Tensor, b: Tensor, terms: number, termScale = 0)
   }
 };
 
-/**
- * Runs the same kernel on both backends with the same (float64) inputs; checks
- * inputs are untouched. For a kernel linear in each input (`sums`), float32's
- * rounding scales with the terms summed, not with a result that cancels: the
- * scale is then also the reference run on |inputs|, the largest sum of |terms|
- * (as properties/gpu-kernels.test.ts measures it).
- */
-const both = (what: string, inputs: Tensor[], call: (be: Backend, ...hs: Handle[]) => Handle, terms: number, sums = false) => {
-  const before = inputs.map(snapshot);
-  const r = call(ref, ...inputs.map((t) => ref.upload(t)));
-  const c = call(cpu, ...inputs.map((t) => cpu.upload(t.as('float32'))));
-  const termScale = sums ? maxAbs(ref.download(call(ref, ...inputs.map((t) => ref.upload(t.map(Math.abs)))))) : 0;
-  agree(what, cpu.download(c), ref.download(r), terms, termScale);
-  inputs.forEach((t, i) => assert.ok(unchanged(t, before[i]), `${what} wrote into input ${i}`));
-};
-
-test('convolution forward and both gradients match the reference', () => {
-  fc.assert(
-    fc.property(convCase, ({ p, x, w, b, t }) => {
-      const [F, Cg, K] = w.shape;
-      const perOut = Cg * K * K;
-      const [N, , OH, OW] = t.shape;
-      // Inputs rounded to float32 first, so both backends see the same numbers.
-      const [x32, w32, b32, t32] = [x, w, b, t].map((u) => u.as('float32').as('float64'));
-      both('conv2d', [x32, w32, b32], (be, xh, wh, bh) => be.conv2d(xh, wh, bh, p), perOut, true);
-      both('conv2dGradInput', [t32, w32], (be, th, wh) => be.conv2dGradInput(th, wh, x.shape, p), (F / p.groups) * K * K, true);
-      both('conv2dGradFilter', [x32, t32], (be, xh, th) => be.conv2dGradFilter(xh, th, w.shape, p), N * OH * OW, true);
-      both('biasGrad', [t32], (be, th) => be.biasGrad(th), N * OH * OW, true);
-    }),
-    { numRuns: 60 },
-  );
-});
-
-test('fully connected forward and gradients match the reference', () => {
-  fc.assert(
-    fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 9 }), fc.integer(), (N, K, M, seed) => {
-      const x = randn([N, K], seed).as('float32').as('float64');
-      const w = randn([M, K], seed + 1).as('float32').as('float64');
-      const b = randn([M], seed + 2).as('float32').as('float64');
-      const dy = randn([N, M], seed + 3).as('float32').as('float64');
-      both('linear', [x, w, b], (be, xh, wh, bh) => be.linear(xh, wh, bh), K, true);
-      both('linearGradInput', [dy, w], (be, d, wh) => be.linearGradInput(d, wh), M, true);
-      both('linearGradWeight', [x, dy], (be, xh, d) => be.linearGradWeight(xh, d), N, true);
-    }),
-    { numRuns: 60 },
-  );
-});
-
-test('relu, lrn, max-pooling and dropout, forward and backward, match the reference', () => {
-  const shape = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 3, max: 7 }), fc.integer({ min: 3, max: 7 }));
-  fc.assert(
-    fc.property(shape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 7 }), fc.integer(), (s, size, stride, n, seed) => {
-      const x = separated(s, seed).as('float32').as('float64');
-      const dy = randn(s, seed + 1).as('float32').as('float64');
-      const lp = { k: 2, n, alpha: 0.3, beta: 0.75 };
-      both('relu', [x], (be, h) => be.relu(h), 1);
-      both('reluGrad', [x, dy], (be, y, d) => be.reluGrad(y, d), 1);
-      both('lrn', [x], (be, h) => be.lrn(h, lp), n);
-      both('lrnGrad', [x, dy], (be, h, d) => be.lrnGrad(h, d, lp), 2 * n);
-      const pp = { size, stride };
-      const pdy = randn(ref.maxPool(ref.upload(x), pp).shape, seed + 2).as('float32').as('float64');
-      both('maxPool', [x], (be, h) => be.maxPool(h, pp), 1);
-      both('maxPoolGrad', [x, pdy], (be, h, d) => be.maxPoolGrad(h, d, pp), size * size);
-      const mask = randn(s, seed + 3).map((v) => (v > 0 ? 2 : 0));
-      both('dropout', [dy, mask], (be, h, m) => be.dropout(h, m), 1);
-      both('dropoutGrad', [dy, mask], (be, h, m) => be.dropoutGrad(h, m), 1);
-    }),
-    { numRuns: 60 },
-  );
-});
+// Every kernel, forward and backward: the conformance kit's properties (kit/kernels.ts), at
+// three times their default case count (the cpu backend is fast).
+registerKernelTests(test, 'cpu backend', () => cpu, { spec: 'cpu', scale: 3, report: (r) => console.log(`  [cpu] ${summary(r)}`) });
 
 test('a training step of a small two-tower network matches the reference', () => {
   const spec = tinySpec();

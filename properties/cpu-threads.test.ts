@@ -18,7 +18,7 @@ import { createCpuBackend } from '../backends/cpu/index.ts';
 import { defaultThreadCount, sharedF32, threadsFor } from '../backends/cpu/threads.ts';
 import { convCase } from './arbitraries.ts';
 import { maxRelError, randn, right } from './support.ts';
-import { compare, networkReductions, reductionTolerance } from './tolerance.ts';
+import { compare, networkReductions, reductionTolerance } from './kit/tolerance.ts';
 
 const one = createCpuBackend({ name: 'cpu1', threads: 1 });
 const two = createCpuBackend({ name: 'cpu2', threads: 2 });

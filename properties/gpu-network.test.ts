@@ -12,7 +12,7 @@
  *   read both towers, through the explicit transfer: counted over one forward
  *   and one backward pass.
  *
- * Parameters are `verificationParams` ('scaled'): see cli/commands/verify.ts for
+ * Parameters are `verificationParams` ('scaled'): see kit/network.ts for
  * why the paper's initialisation cannot be compared elementwise.
  */
 import { suite } from 'uvu';
@@ -22,7 +22,7 @@ import type { Backend } from '../core/backend.ts';
 import type { TransferLog } from '../core/transfer.ts';
 import { createReferenceBackend } from '../reference/index.ts';
 import type { GpuBackend, GpuMode } from '../backends/gpujs/index.ts';
-import { compareRuns, formatReport, type PlacementRun, runPlacement, transferSummary, verificationInput, verificationParams } from '../cli/commands/verify.ts';
+import { compareRuns, formatReport, type PlacementRun, runPlacement, transferSummary, verificationInput, verificationParams } from './kit/network.ts';
 import { gpuBackend, gpuTest, planFor, PROPERTY_MODES, report } from './gl.ts';
 
 const SEED = 7;

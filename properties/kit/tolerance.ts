@@ -23,14 +23,25 @@
  *   sums C_SUM * U32 * sqrt(L) over every reduction a value passes through,
  *   forward and backward (`networkTolerances`, used by the whole-network property and `alexnet verify`).
  *
+ * - Underflow. float32 holds nothing below 2^-126 reliably (subnormals may be
+ *   flushed to zero): atol also allows UNDERFLOW per term of the reduction.
+ * - A power base^e adds |e log2 base| roundoffs more (`powRtol`): its argument's
+ *   rounding, magnified.
+ *
  * Nothing here is tuned per kernel: a kernel that needs more than this is wrong.
  */
-import { type LayerInfo, type NetSpec, describe, groupsOf } from '../core/alexnet.ts';
-import { orThrow } from '../core/errors.ts';
-import type { Tensor } from '../core/tensor.ts';
+import { type LayerInfo, type NetSpec, describe, groupsOf } from '../../core/alexnet.ts';
+import { orThrow } from '../../core/errors.ts';
+import type { Tensor } from '../../core/tensor.ts';
 
 /** Unit roundoff of float32 (half an ulp of 1). */
 export const U32 = 2 ** -24;
+/**
+ * The smallest normal float32, 2^-126. A float32 result below it underflows
+ * (to a subnormal, or to 0 where subnormals are flushed, as GPUs may), so each
+ * of a reduction's terms may lose this much whatever its relative precision.
+ */
+export const UNDERFLOW = 2 ** -126;
 /** The constant in front of sqrt(L) unit roundoffs, for every reduction. */
 export const C_SUM = 8;
 /** What one exp, log or pow may add, in unit roundoffs. */
@@ -47,8 +58,20 @@ export interface Tolerance {
  */
 export const reductionTolerance = (length: number, scale: number, transcendentals = 0): Tolerance => {
   const rtol = U32 * (C_SUM * Math.sqrt(Math.max(1, length)) + TRANSCENDENTAL_ULPS * transcendentals);
-  return { rtol, atol: rtol * scale };
+  return { rtol, atol: rtol * scale + UNDERFLOW * Math.max(1, length) };
 };
+
+/**
+ * The extra rtol of base^exponent computed as exp2(exponent * log2(base)), as
+ * GLSL and most libms do: the rounding of log2(base) is multiplied by
+ * |exponent|, and exp2 turns that absolute error of its argument into a
+ * relative error of the result. Twice |exponent * log2(base)| unit roundoffs;
+ * next to nothing for LRN's s near k = 2, tens of ulps for s near 1e9.
+ */
+export const powRtol = (base: number, exponent: number): number => 2 * U32 * Math.abs(exponent * Math.log2(Math.max(base, Number.MIN_VALUE)));
+
+/** `tol` with `rtol` more, its atol growing with it for a tensor whose largest term is `scale`. */
+export const widen = (tol: Tolerance, rtol: number, scale: number): Tolerance => ({ rtol: tol.rtol + rtol, atol: tol.atol + rtol * scale });
 
 export interface Comparison {
   /** Largest |a - b|. */

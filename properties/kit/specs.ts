@@ -1,0 +1,130 @@
+/**
+ * Backends by name, for `alexnet verify --backend SPEC`:
+ *
+ *   reference          the reference backend (float64 loops; the default oracle)
+ *   cpu                the fast CPU backend (float32, wasm SIMD products, worker threads)
+ *   gpu                gpu.js, the best mode that works here (headless GL, else webasm, else cpu)
+ *   gpu:headlessgl     gpu.js on headless GL (fails with the reason when GL is missing)
+ *   gpu:webasm         gpu.js compiled to WebAssembly
+ *   gpu:cpu            gpu.js's plain JavaScript mode
+ *   tfjs-cpu           TensorFlow.js's kernels (backends/tfjs), on its cpu backend
+ *   tfjs-wasm          ... on its wasm (XNNPACK) backend
+ *   tfjs-webgl         ... on its webgl backend, over a headless-gl context
+ *   ./path/to/mod.ts   a module of your own whose createBackend() returns a Backend
+ *                      (or a promise of one); .ts, .js or .mjs
+ *
+ * Two specs separated by a comma are a two-tower placement for the network
+ * phase. Every problem with a spec, or with making its backend, is one
+ * ArgumentError line naming the spec and the fix (the CLI exits 2).
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Backend } from '../../core/backend.ts';
+import { AlexnetFailure, argumentError } from '../../core/errors.ts';
+import { createReferenceBackend } from '../../reference/index.ts';
+import { BASICS } from './kernels.ts';
+
+export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl'] as const;
+export type BuiltinSpec = (typeof BUILTIN_SPECS)[number];
+
+export interface Made {
+  readonly spec: string;
+  readonly backend: Backend;
+  /** What really runs, in words (the gpu.js mode, TensorFlow.js's backend and flags, the module's path). */
+  readonly detail: string;
+  /** Releases the backend's context (GPU contexts, worker threads). */
+  readonly close: () => void;
+}
+
+const usage = (msg: string): never => { throw new AlexnetFailure(argumentError(msg)); };
+/** A backend that cannot be made: nothing was verified, so it is a usage error too (exit code 2). */
+const broken = usage;
+
+const isModulePath = (spec: string): boolean => /[\\/]/.test(spec) || /\.(m?[jt]s)$/.test(spec);
+
+/** Splits "a,b" into one or two specs, checking each names a backend. */
+export const parsePlacement = (flag: string, text: string): string[] => {
+  const specs = text.split(',').map((s) => s.trim());
+  if (specs.length > 2 || specs.some((s) => s === '')) {
+    return usage(`${flag} '${text}' is not a backend spec; give one spec, or two separated by a comma for a two-tower placement (e.g. gpu,gpu or reference,gpu)`);
+  }
+  for (const s of specs) {
+    if (!isModulePath(s) && !(BUILTIN_SPECS as readonly string[]).includes(s)) {
+      usage(`${flag}: '${s}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')}, or a path to a module (./my-backend.ts) whose createBackend() returns a Backend`);
+    }
+  }
+  const tf = new Set(specs.filter((s) => s.startsWith('tfjs-')));
+  if (tf.size > 1) usage(`${flag} '${text}': TensorFlow.js runs one backend per process; verify ${[...tf].join(' and ')} in separate runs`);
+  return specs;
+};
+
+/** Checks that `b` has the basics every backend needs; names what is missing. */
+export const checkBackendShape = (b: unknown, what: string): Backend => {
+  if (typeof b !== 'object' || b === null) return broken(`${what} returned ${b === null ? 'null' : typeof b}, not a Backend object`);
+  const lacking = [...BASICS, 'name'].filter((m) => (m === 'name' ? typeof (b as Record<string, unknown>).name !== 'string' : typeof (b as Record<string, unknown>)[m] !== 'function'));
+  if (lacking.length) return broken(`${what} returned an object that is not a Backend: it has no ${lacking.join(', ')} (see core/backend.ts: every backend needs a name, upload, download, dispose and liveCount; kernels it lacks are reported as missing)`);
+  return b as Backend;
+};
+
+const loadModule = async (spec: string, name: string): Promise<Made> => {
+  const file = isAbsolute(spec) ? spec : resolve(process.cwd(), spec);
+  if (!existsSync(file)) return broken(`--backend ${spec}: no such file (${file})`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    return broken(`--backend ${spec}: the module threw while loading: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+  }
+  const make = mod.createBackend ?? (mod.default as Record<string, unknown> | undefined)?.createBackend;
+  if (typeof make !== 'function') {
+    return broken(`--backend ${spec}: the module exports no createBackend function (exports: ${Object.keys(mod).join(', ') || 'none'}); export \`createBackend(): Backend | Promise<Backend>\``);
+  }
+  let b: unknown;
+  try {
+    b = await (make as (name: string) => unknown)(name);
+  } catch (e) {
+    return broken(`--backend ${spec}: createBackend() threw: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+  }
+  const backend = checkBackendShape(b, `--backend ${spec}: createBackend()`);
+  const close = (backend as { destroy?: () => void }).destroy;
+  return { spec, backend, detail: `${backend.name} (module ${file})`, close: () => close?.call(backend) };
+};
+
+/** Makes the backend a spec names. `name` labels it (towers, oracle). */
+export const makeBackend = async (spec: string, name: string): Promise<Made> => {
+  if (isModulePath(spec)) return loadModule(spec, name);
+  switch (spec) {
+    case 'reference':
+      return { spec, backend: createReferenceBackend(name), detail: 'reference (float64 loops)', close: () => {} };
+    case 'cpu': {
+      const { createCpuBackend } = await import('../../backends/cpu/index.ts');
+      const b = createCpuBackend({ name });
+      return { spec, backend: b, detail: `cpu backend (float32, wasm SIMD products, ${b.threads} thread${b.threads === 1 ? '' : 's'})`, close: () => {} };
+    }
+    case 'gpu': case 'gpu:headlessgl': case 'gpu:webasm': case 'gpu:cpu': {
+      const { createGpuBackend } = await import('../../backends/gpujs/index.ts');
+      const mode = spec === 'gpu' ? 'auto' : (spec.slice(4) as 'headlessgl' | 'webasm' | 'cpu');
+      let b;
+      try {
+        b = createGpuBackend({ mode, name });
+      } catch (e) {
+        return broken(`--backend ${spec}: ${(e as Error).message}${mode === 'headlessgl' && !process.env.DISPLAY ? ' (headless GL needs an X server: run under xvfb-run -a)' : ''}`);
+      }
+      const g = b;
+      return { spec, backend: g, detail: `gpu.js, mode ${g.mode}${g.passedOver ? ` (auto passed over: ${g.passedOver})` : ''}`, close: () => g.destroy() };
+    }
+    case 'tfjs-cpu': case 'tfjs-wasm': case 'tfjs-webgl': {
+      const { createTfjsBackend } = await import('../../backends/tfjs/index.ts');
+      let b;
+      try {
+        b = await createTfjsBackend(spec.slice(5) as 'cpu' | 'wasm' | 'webgl', name);
+      } catch (e) {
+        return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      return { spec, backend: b, detail: b.detail, close: () => {} };
+    }
+    default:
+      return usage(`'${spec}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')} or a path to a module`);
+  }
+};
