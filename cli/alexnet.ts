@@ -4,12 +4,16 @@
  * exports a `Command`; this file only dispatches and turns errors into one
  * clear line and a non-zero exit.
  */
-import { AlexnetFailure } from '../core/errors.ts';
+import { AlexnetFailure, argumentError } from '../core/errors.ts';
 import type { Command } from './command.ts';
+
+/** A path the compiler leaves alone, so that a build without bench/ still compiles. */
+const BENCH: string = './commands/bench.ts';
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   info: () => import('./commands/info.ts'),
-  bench: () => import('./commands/bench.ts'),
+  // The benchmark suite lives in the repository (bench/), not in the installed package.
+  bench: () => import(BENCH).catch(() => { throw new AlexnetFailure(argumentError('alexnet bench runs the benchmark suite from a clone of the repository (npm run bench); this installation has no bench/')); }),
   verify: () => import('./commands/verify.ts'),
   train: () => import('./commands/train.ts'),
   eval: () => import('./commands/eval.ts'),
