@@ -9,8 +9,8 @@
  *   by layer (shares of the whole);
  * - bench/RESULTS.md: the latest run's tables with their ratios, the flags,
  *   the per-kernel tables, and the history as a table;
- * - README.md: the block between the bench markers in the Performance section
- *   gets the latest throughput table and the command that produced it.
+ * - docs/performance.md: the block between the bench markers gets the latest
+ *   throughput table and the command that produced it.
  *
  * SVG is written by hand: no plotting dependency, and the files diff as text.
  */
@@ -275,7 +275,7 @@ export interface ReportOptions {
   readonly history: string;
   readonly reportDir?: string;
   readonly results?: string;
-  /** README to update between the bench markers; by default README.md when writing the default outputs. */
+  /** The page to update between the bench markers; by default docs/performance.md when writing the default outputs. */
   readonly readme?: string | null;
 }
 
@@ -296,7 +296,7 @@ export const writeReport = (o: ReportOptions): string[] => {
   mkdirSync(path.dirname(results), { recursive: true });
   put(results, resultsMarkdown(latest, mine, all, chartDir, results));
   const defaults = o.reportDir === undefined && o.results === undefined;
-  const readme = o.readme === undefined ? (defaults && latest.plan.mode === 'full' ? path.join(ROOT, 'README.md') : null) : o.readme;
+  const readme = o.readme === undefined ? (defaults && latest.plan.mode === 'full' ? path.join(ROOT, 'docs', 'performance.md') : null) : o.readme;
   if (readme && existsSync(readme)) {
     const text = readFileSync(readme, 'utf8');
     const a = text.indexOf(README_START);

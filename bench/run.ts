@@ -46,7 +46,7 @@ figure that dropped more than 10% against the previous record of this machine.
   --quick            a reduced run (batch 1, few repeats, forward profile), about a minute;
                      its history defaults to bench/out/history-quick.jsonl
   --report           render the history: charts in bench/report/, tables in bench/RESULTS.md,
-                     and the latest figures in README's Performance section
+                     and the latest figures in docs/performance.md
   --thorough         also the parts a subject leaves out by default (TF.js cpu's backward
                      kernels and training: their filter gradient takes minutes)
   --only IDS         measure only these subjects (comma-separated)

@@ -83,7 +83,8 @@ export interface ConvCase {
 }
 
 const convArb: fc.Arbitrary<ConvCase> = fc.record({
-  N: fc.integer({ min: 1, max: 2 }),
+  // Up to 3: a batch that does not split evenly between two threads.
+  N: fc.integer({ min: 1, max: 3 }),
   groups: fc.integer({ min: 1, max: 3 }),
   Cg: fc.integer({ min: 1, max: 4 }),
   Fg: fc.integer({ min: 1, max: 3 }),
@@ -95,6 +96,16 @@ const convArb: fc.Arbitrary<ConvCase> = fc.record({
   extraW: fc.integer({ min: 0, max: 7 }),
   values: valuesArb(),
 });
+
+/**
+ * A convolution of AlexNet's kind that drawn cases are too small to reach:
+ * groups of 8 filters over 12x12 maps, big enough for the blocked and SIMD
+ * matrix products that real layers run (small ones take a simpler path), and
+ * a batch of 3 that splits unevenly between threads.
+ */
+const CONV_FIXED: readonly FixedCase<ConvCase>[] = [
+  { label: 'groups of 8 filters on 12x12 maps, batch 3 (the blocked products)', params: { N: 3, groups: 2, Cg: 6, Fg: 8, K: 3, stride: 1, pad: 1, extraH: 11, extraW: 10, values: { kind: 'normal', scale: 1, seed: 4 } }, lean: false },
+];
 
 /** The shapes and tensors of a convolution case. */
 export const convTensors = (c: ConvCase) => {
@@ -129,7 +140,26 @@ const mapArb: fc.Arbitrary<MapCase> = fc.record({
   flat: fc.boolean(),
   values: valuesArb(),
 });
+/**
+ * Maps of 131,072 values: past the sizes where a backend starts splitting an
+ * elementwise kernel between threads (drawn maps hold a few thousand at most).
+ */
+const MAP_FIXED: readonly FixedCase<MapCase>[] = [
+  { label: '2x64x32x32 maps (large enough to split between threads)', params: { N: 2, C: 64, H: 32, W: 32, flat: false, values: { kind: 'ties', scale: 1, seed: 5 } }, lean: false },
+];
 const mapShape = (c: MapCase): Shape => (c.flat ? [c.N, c.C * c.H] : [c.N, c.C, c.H, c.W]);
+
+export interface DropoutCase extends MapCase {
+  /** The drop probability; kept units are scaled by 1 / (1 - p). */
+  readonly p: number;
+}
+const dropoutArb: fc.Arbitrary<DropoutCase> = fc.tuple(mapArb, fc.constantFrom(0.5, 0.2, 0.75, 0.9)).map(([m, p]) => ({ ...m, p }));
+const DROPOUT_FIXED: readonly FixedCase<DropoutCase>[] = MAP_FIXED.map((f) => ({ ...f, params: { ...f.params, p: 0.2 } }));
+/** A mask of 0 for a dropped unit and 1 / (1 - p) for a kept one, as the executor draws them. */
+const maskFor = (x: Tensor, c: DropoutCase): Tensor => {
+  const rng = new Rng(c.values.seed + 2);
+  return x.map(() => (rng.bernoulli(c.p) ? 0 : 1 / (1 - c.p)));
+};
 
 export interface PlumbingCase extends MapCase {
   /** How many tensors concat joins. */
@@ -181,12 +211,17 @@ export interface LrnCase {
 const lrnArb: fc.Arbitrary<LrnCase> = fc.record({
   shape: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })),
   // Up to 7: wider than the channels when C is small.
-  n: fc.integer({ min: 1, max: 7 }),
-  k: fc.double({ min: 0.5, max: 3, noNaN: true }),
-  alpha: fc.double({ min: 1e-4, max: 1, noNaN: true }),
-  beta: fc.double({ min: 0.25, max: 1.5, noNaN: true }),
+  n: fc.oneof(fc.constant(5), fc.integer({ min: 1, max: 7 })),
+  // The paper's constants exactly, half the time (a backend may special-case beta = 0.75).
+  k: fc.oneof(fc.constant(2), fc.double({ min: 0.5, max: 3, noNaN: true })),
+  alpha: fc.oneof(fc.constant(1e-4), fc.double({ min: 1e-4, max: 1, noNaN: true })),
+  beta: fc.oneof(fc.constant(0.75), fc.double({ min: 0.25, max: 1.5, noNaN: true })),
   values: valuesArb(),
 });
+
+const LRN_FIXED: readonly FixedCase<LrnCase>[] = [
+  { label: '2x48x27x27 maps with the paper\'s constants (conv1\'s tower, large enough to split between threads)', params: { shape: [2, 48, 27, 27], n: 5, k: 2, alpha: 1e-4, beta: 0.75, values: { kind: 'normal', scale: 30, seed: 6 } }, lean: false },
+];
 
 export interface PoolCase {
   readonly N: number; readonly C: number; readonly size: number; readonly stride: number;
@@ -204,6 +239,9 @@ const poolArb: fc.Arbitrary<PoolCase> = fc.record({
   extraW: fc.integer({ min: 0, max: 8 }),
   values: valuesArb(),
 });
+const POOL_FIXED: readonly FixedCase<PoolCase>[] = [
+  { label: '2x64x27x27 maps, 3x3 windows every 2 (the paper\'s pooling, large enough to split between threads)', params: { N: 2, C: 64, size: 3, stride: 2, extraH: 24, extraW: 24, values: { kind: 'ties', scale: 1, seed: 7 } }, lean: false },
+];
 const poolTensors = (c: PoolCase) => {
   const p: PoolParams = { size: c.size, stride: c.stride };
   const shape = [c.N, c.C, c.size + c.extraH, c.size + c.extraW];
@@ -352,7 +390,7 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<MapCase>({
-    kernel: 'add', methods: ['add'], cases: 12, arbitrary: mapArb,
+    kernel: 'add', methods: ['add'], cases: 12, arbitrary: mapArb, fixed: MAP_FIXED,
     computes: 'a + b elementwise',
     check: (c) => {
       const a = draw(mapShape(c), c.values, 0);
@@ -361,19 +399,19 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<ConvCase>({
-    kernel: 'conv2d', methods: ['conv2d'], cases: 16, arbitrary: convArb, check: conv2d,
+    kernel: 'conv2d', methods: ['conv2d'], cases: 16, arbitrary: convArb, check: conv2d, fixed: CONV_FIXED,
     computes: 'y[n,f,i,j] = b[f] + sum over the group\'s channels c and taps (u,v) of x[n,c,i*s+u-p,j*s+v-p] w[f,c,u,v] (zero outside x)',
   }),
   property<ConvCase>({
-    kernel: 'conv2dGradInput', methods: ['conv2dGradInput'], cases: 16, arbitrary: convArb, check: conv2dGradInput,
+    kernel: 'conv2dGradInput', methods: ['conv2dGradInput'], cases: 16, arbitrary: convArb, check: conv2dGradInput, fixed: CONV_FIXED,
     computes: 'dL/dx of conv2d: every x position gets the dy of each window that read it, times the weight it was read with',
   }),
   property<ConvCase>({
-    kernel: 'conv2dGradFilter', methods: ['conv2dGradFilter'], cases: 16, arbitrary: convArb, check: conv2dGradFilter,
+    kernel: 'conv2dGradFilter', methods: ['conv2dGradFilter'], cases: 16, arbitrary: convArb, check: conv2dGradFilter, fixed: CONV_FIXED,
     computes: 'dL/dw of conv2d: sum over the batch and output positions of dy times the input the tap read',
   }),
   property<MapCase>({
-    kernel: 'biasGrad', methods: ['biasGrad'], cases: 12, arbitrary: mapArb,
+    kernel: 'biasGrad', methods: ['biasGrad'], cases: 12, arbitrary: mapArb, fixed: MAP_FIXED,
     computes: 'the sum of dy over every axis but 1',
     check: (c) => {
       const dy = draw(mapShape(c), c.values);
@@ -405,12 +443,12 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<MapCase>({
-    kernel: 'relu', methods: ['relu'], cases: 12, arbitrary: mapArb,
+    kernel: 'relu', methods: ['relu'], cases: 12, arbitrary: mapArb, fixed: MAP_FIXED,
     computes: 'max(0, x)',
     check: (c) => ({ inputs: [draw(mapShape(c), c.values)], edge: edgeOf(c.values), call: (b, [h]) => [b.relu(h)], tolerance: exact }),
   }),
   property<MapCase>({
-    kernel: 'reluGrad', methods: ['reluGrad'], cases: 12, arbitrary: mapArb,
+    kernel: 'reluGrad', methods: ['reluGrad'], cases: 12, arbitrary: mapArb, fixed: MAP_FIXED,
     computes: 'dy where the ReLU output y > 0, else 0 (0 at y = 0 exactly)',
     check: (c) => {
       const y = draw(mapShape(c), c.values, 0).map((v) => (v > 0 ? v : 0));
@@ -419,7 +457,7 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<LrnCase>({
-    kernel: 'lrn', methods: ['lrn'], cases: 16, arbitrary: lrnArb,
+    kernel: 'lrn', methods: ['lrn'], cases: 16, arbitrary: lrnArb, fixed: LRN_FIXED,
     computes: 'b[i] = a[i] / (k + alpha sum_{j=i-n/2}^{i+n/2} a[j]^2)^beta across channels (alpha times the plain sum)',
     check: (c) => {
       const p: LrnParams = { k: c.k, n: c.n, alpha: c.alpha, beta: c.beta };
@@ -432,7 +470,7 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<LrnCase>({
-    kernel: 'lrnGrad', methods: ['lrnGrad'], cases: 16, arbitrary: lrnArb,
+    kernel: 'lrnGrad', methods: ['lrnGrad'], cases: 16, arbitrary: lrnArb, fixed: LRN_FIXED,
     computes: 'dL/da of lrn: dy[m] s[m]^-beta - 2 alpha beta a[m] sum_{i in W(m)} dy[i] a[i] s[i]^(-beta-1)',
     check: (c) => {
       const p: LrnParams = { k: c.k, n: c.n, alpha: c.alpha, beta: c.beta };
@@ -447,7 +485,7 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<PoolCase>({
-    kernel: 'maxPool', methods: ['maxPool'], cases: 16, arbitrary: poolArb,
+    kernel: 'maxPool', methods: ['maxPool'], cases: 16, arbitrary: poolArb, fixed: POOL_FIXED,
     computes: 'the largest value of each size x size window, windows every stride pixels, no padding, sizes rounded down',
     check: (c) => {
       const t = poolTensors(c);
@@ -455,7 +493,7 @@ export const PROPERTIES: readonly KernelProperty[] = [
     },
   }),
   property<PoolCase>({
-    kernel: 'maxPoolGrad', methods: ['maxPoolGrad'], cases: 16, arbitrary: poolArb,
+    kernel: 'maxPoolGrad', methods: ['maxPoolGrad'], cases: 16, arbitrary: poolArb, fixed: POOL_FIXED,
     computes: 'each window\'s dy goes to its first maximum in row-major order (ties: the first); overlapping windows add up',
     check: (c) => {
       const t = poolTensors(c);
@@ -465,24 +503,20 @@ export const PROPERTIES: readonly KernelProperty[] = [
       };
     },
   }),
-  property<MapCase>({
-    kernel: 'dropout', methods: ['dropout'], cases: 12, arbitrary: mapArb,
-    computes: 'x times an explicit mask (0 or the keep scale)',
+  property<DropoutCase>({
+    kernel: 'dropout', methods: ['dropout'], cases: 12, arbitrary: dropoutArb, fixed: DROPOUT_FIXED,
+    computes: 'x times an explicit mask (0 or the keep scale 1/(1-p))',
     check: (c) => {
       const x = draw(mapShape(c), c.values, 0);
-      const rng = new Rng(c.values.seed + 2);
-      const mask = x.map(() => (rng.bernoulli(0.5) ? 2 : 0));
-      return { inputs: [x, mask], edge: edgeOf(c.values), call: (b, [h, m]) => [b.dropout(h, m)], tolerance: exact };
+      return { inputs: [x, maskFor(x, c)], edge: `${edgeOf(c.values)}, drop probability ${c.p}`, call: (b, [h, m]) => [b.dropout(h, m)], tolerance: exact };
     },
   }),
-  property<MapCase>({
-    kernel: 'dropoutGrad', methods: ['dropoutGrad'], cases: 12, arbitrary: mapArb,
+  property<DropoutCase>({
+    kernel: 'dropoutGrad', methods: ['dropoutGrad'], cases: 12, arbitrary: dropoutArb, fixed: DROPOUT_FIXED,
     computes: 'dy times the same mask',
     check: (c) => {
       const dy = draw(mapShape(c), c.values, 0);
-      const rng = new Rng(c.values.seed + 2);
-      const mask = dy.map(() => (rng.bernoulli(0.5) ? 2 : 0));
-      return { inputs: [dy, mask], edge: edgeOf(c.values), call: (b, [h, m]) => [b.dropoutGrad(h, m)], tolerance: exact };
+      return { inputs: [dy, maskFor(dy, c)], edge: `${edgeOf(c.values)}, drop probability ${c.p}`, call: (b, [h, m]) => [b.dropoutGrad(h, m)], tolerance: exact };
     },
   }),
   property<SoftmaxCase>({

@@ -54,7 +54,8 @@ const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w
 /** The command that replays exactly one failing case of one kernel. */
 export const replayCommand = (spec: string, against: string, r: KernelResult): string | null => {
   if (!r.replay) return null;
-  return ['alexnet', 'verify', '--backend', spec, '--against', against, '--kernels', r.kernel, '--seed', String(r.replay.seed), '--replay', r.replay.path, '--network', 'none']
+  const path = r.replay.path !== undefined ? ['--replay', r.replay.path] : [];
+  return ['alexnet', 'verify', '--backend', spec, '--against', against, '--kernels', r.kernel, '--seed', String(r.replay.seed), ...path, '--network', 'none']
     .map(shellWord).join(' ');
 };
 

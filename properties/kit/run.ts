@@ -62,15 +62,19 @@ export interface Counterexample {
 export interface KernelResult {
   readonly kernel: KernelName;
   readonly verdict: Verdict;
-  /** Cases run (fixed and drawn) until the verdict; for a failure, up to and including the first failing case. */
+  /** Cases run (drawn, then fixed) until the verdict; for a failure, up to and including the first failing case. */
   readonly cases: number;
   /** Largest error / allowed error over the passing comparisons (at most 1 passes), or of the failure. */
   readonly worstFraction: number;
   /** 'missing': what is missing; 'threw': the message. */
   readonly detail?: string;
   readonly counterexample?: Counterexample;
-  /** fast-check's seed and path of the shrunk case: `--seed S --replay PATH` runs exactly it. */
-  readonly replay?: { readonly seed: number; readonly path: string };
+  /**
+   * What replays the failure: fast-check's seed and the path of the shrunk case
+   * (`--seed S --replay PATH` runs exactly it), or for a fixed case the seed alone
+   * (the same drawn cases pass again, then the fixed case fails).
+   */
+  readonly replay?: { readonly seed: number; readonly path?: string };
   /** Shrinking steps taken. */
   readonly shrinks?: number;
   readonly seconds: number;
@@ -203,7 +207,6 @@ export const verifyKernel = (subject: Backend, oracle: Backend, p: KernelPropert
   const lacking = missingOf(subject, p);
   if (lacking) return { kernel: p.kernel, verdict: 'missing', cases: 0, worstFraction: 0, detail: lacking, seconds: 0 };
   let worst = 0;
-  let ran = 0;
   const describeCase = (params: unknown, fixed?: string): Omit<Counterexample, 'message' | 'worst'> => {
     const c = p.check(params);
     return { params, fixed, inputShapes: c.inputs.map((t) => t.shape), edge: c.edge };
@@ -216,19 +219,7 @@ export const verifyKernel = (subject: Backend, oracle: Backend, p: KernelPropert
       : { verdict: 'threw', detail: message(e), counterexample: ce };
   };
 
-  // The fixed cases: the same every run.
-  if (!opts.skipFixed && opts.replay === undefined) {
-    for (const f of p.fixed ?? []) {
-      ran++;
-      try {
-        worst = Math.max(worst, checkCase(subject, oracle, p.check(f.params), { lean: f.lean }).fraction);
-      } catch (e) {
-        const r = failure(e, f.params, f.label);
-        return { kernel: p.kernel, cases: ran, worstFraction: r.counterexample?.worst ? r.counterexample.worst.error / r.counterexample.worst.allowed : worst, seconds: seconds(), ...r };
-      }
-    }
-  }
-
+  // The drawn cases first, so that a bug they reach is reported shrunk.
   const numRuns = opts.replay !== undefined ? 1 : opts.cases ?? Math.max(1, Math.round(p.cases * (opts.scale ?? 1)));
   let drawn = 0;
   const details = fc.check(
@@ -238,24 +229,35 @@ export const verifyKernel = (subject: Backend, oracle: Backend, p: KernelPropert
     }),
     { numRuns, seed: opts.seed, path: opts.replay, endOnFailure: false },
   );
-  if (!details.failed) return { kernel: p.kernel, verdict: 'pass', cases: ran + drawn, worstFraction: worst, seconds: seconds() };
-  const params = (details.counterexample as unknown[] | null)?.[0];
-  if (details.counterexample === null) {
-    return { kernel: p.kernel, verdict: 'threw', cases: ran + details.numRuns, worstFraction: worst, detail: message(details.errorInstance), seconds: seconds() };
-  }
-  const err = details.errorInstance;
-  if (err instanceof OracleFailure) throw err;
-  const r = failure(err, params);
-  const w = r.counterexample?.worst;
-  return {
-    kernel: p.kernel,
-    cases: ran + details.numRuns,
-    worstFraction: w ? (w.allowed > 0 ? w.error / w.allowed : Infinity) : worst,
-    replay: { seed: details.seed, path: details.counterexamplePath ?? '' },
-    shrinks: details.numShrinks,
-    seconds: seconds(),
-    ...r,
+  const fractionOf = (r: Pick<KernelResult, 'counterexample'>) => {
+    const w = r.counterexample?.worst;
+    return w ? (w.allowed > 0 ? w.error / w.allowed : Infinity) : worst;
   };
+  if (details.failed) {
+    if (details.counterexample === null) {
+      return { kernel: p.kernel, verdict: 'threw', cases: details.numRuns, worstFraction: worst, detail: message(details.errorInstance), seconds: seconds() };
+    }
+    const r = failure(details.errorInstance, (details.counterexample as unknown[])[0]);
+    return {
+      kernel: p.kernel, cases: details.numRuns, worstFraction: fractionOf(r),
+      replay: { seed: details.seed, path: details.counterexamplePath ?? '' }, shrinks: details.numShrinks, seconds: seconds(), ...r,
+    };
+  }
+
+  // Then the fixed cases, the same every run (a replay of one drawn case skips them).
+  let ran = drawn;
+  if (!opts.skipFixed && opts.replay === undefined) {
+    for (const f of p.fixed ?? []) {
+      ran++;
+      try {
+        worst = Math.max(worst, checkCase(subject, oracle, p.check(f.params), { lean: f.lean }).fraction);
+      } catch (e) {
+        const r = failure(e, f.params, f.label);
+        return { kernel: p.kernel, cases: ran, worstFraction: fractionOf(r), replay: { seed: opts.seed ?? details.seed }, seconds: seconds(), ...r };
+      }
+    }
+  }
+  return { kernel: p.kernel, verdict: 'pass', cases: ran, worstFraction: worst, seconds: seconds() };
 };
 
 /** A fast-check seed for a run that was given none (reported, so the run can be replayed). */

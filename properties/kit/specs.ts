@@ -5,6 +5,8 @@
  *   cpu                the fast CPU backend (float32, wasm SIMD products, worker threads)
  *   gpu                gpu.js, the best mode that works here (headless GL, else webasm, else cpu)
  *   gpu:headlessgl     gpu.js on headless GL (fails with the reason when GL is missing)
+ *   gpu:headlessgl:direct  the same with the direct convolution kernels, which GL uses
+ *                      when the unrolled input of a lowered convolution would be too large
  *   gpu:webasm         gpu.js compiled to WebAssembly
  *   gpu:cpu            gpu.js's plain JavaScript mode
  *   tfjs-cpu           TensorFlow.js's kernels (backends/tfjs), on its cpu backend
@@ -25,7 +27,7 @@ import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { createReferenceBackend } from '../../reference/index.ts';
 import { BASICS } from './kernels.ts';
 
-export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl'] as const;
+export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl'] as const;
 export type BuiltinSpec = (typeof BUILTIN_SPECS)[number];
 
 export interface Made {
@@ -102,17 +104,18 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
       const b = createCpuBackend({ name });
       return { spec, backend: b, detail: `cpu backend (float32, wasm SIMD products, ${b.threads} thread${b.threads === 1 ? '' : 's'})`, close: () => {} };
     }
-    case 'gpu': case 'gpu:headlessgl': case 'gpu:webasm': case 'gpu:cpu': {
+    case 'gpu': case 'gpu:headlessgl': case 'gpu:headlessgl:direct': case 'gpu:webasm': case 'gpu:cpu': {
       const { createGpuBackend } = await import('../../backends/gpujs/index.ts');
-      const mode = spec === 'gpu' ? 'auto' : (spec.slice(4) as 'headlessgl' | 'webasm' | 'cpu');
+      const [, m = 'auto', convolution = 'auto'] = spec.split(':') as [string, 'auto' | 'headlessgl' | 'webasm' | 'cpu', 'auto' | 'direct'];
+      const mode = m;
       let b;
       try {
-        b = createGpuBackend({ mode, name });
+        b = createGpuBackend({ mode, name, convolution });
       } catch (e) {
         return broken(`--backend ${spec}: ${(e as Error).message}${mode === 'headlessgl' && !process.env.DISPLAY ? ' (headless GL needs an X server: run under xvfb-run -a)' : ''}`);
       }
       const g = b;
-      return { spec, backend: g, detail: `gpu.js, mode ${g.mode}${g.passedOver ? ` (auto passed over: ${g.passedOver})` : ''}`, close: () => g.destroy() };
+      return { spec, backend: g, detail: `gpu.js, mode ${g.mode}${convolution === 'direct' ? ', direct convolutions' : ''}${g.passedOver ? ` (auto passed over: ${g.passedOver})` : ''}`, close: () => g.destroy() };
     }
     case 'tfjs-cpu': case 'tfjs-wasm': case 'tfjs-webgl': {
       const { createTfjsBackend } = await import('../../backends/tfjs/index.ts');
