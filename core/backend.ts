@@ -11,6 +11,12 @@
  *
  * Kernels trust their input: the layers and the executor validate shapes once,
  * up front. Every kernel returns new handles and never writes into its inputs.
+ *
+ * At the edges of the numbers each kernel computes what its comment says for
+ * every finite float32 input: zeros, ties, magnitudes of 1e4 and 1e-30 alike.
+ * A result below 2^-126 may underflow to 0 (GPUs flush subnormals). The
+ * conformance kit (properties/kit, `alexnet verify`) draws these edges and
+ * names the one a failing case drew.
  */
 import type { Shape, Tensor } from './tensor.ts';
 
@@ -86,7 +92,7 @@ export interface Backend {
   conv2d(x: Handle, w: Handle, b: Handle, p: ConvParams): Handle;
   conv2dGradInput(dy: Handle, w: Handle, xShape: Shape, p: ConvParams): Handle;
   conv2dGradFilter(x: Handle, dy: Handle, wShape: Shape, p: ConvParams): Handle;
-  /** Sum of dy over every axis but 1: the bias gradient of conv and fc layers. */
+  /** Sum of dy over every axis but 1: the bias gradient of conv and fc layers (a single-element sum is that element). */
   biasGrad(dy: Handle): Handle;
 
   // ---- fully connected (x [N,K], w [M,K], b [M]; y = x w^T + b) ---------
@@ -95,13 +101,18 @@ export interface Backend {
   linearGradWeight(x: Handle, dy: Handle): Handle;
 
   // ---- nonlinearities and normalisation ---------------------------------
+  /** max(0, x); exactly 0 for every x <= 0. */
   relu(x: Handle): Handle;
-  /** dy where the ReLU's output y was positive, else 0. */
+  /** dy where the ReLU's output y was positive, else 0: at y = 0 exactly the gradient is 0. */
   reluGrad(y: Handle, dy: Handle): Handle;
   lrn(x: Handle, p: LrnParams): Handle;
   lrnGrad(x: Handle, dy: Handle, p: LrnParams): Handle;
   maxPool(x: Handle, p: PoolParams): Handle;
-  /** Routes dy to the first maximum of each window. */
+  /**
+   * Routes dy to the first maximum of each window in row-major order: where
+   * values tie (a window of zeros after a ReLU, say) the first of them gets it,
+   * whatever their sign; overlapping windows add up.
+   */
   maxPoolGrad(x: Handle, dy: Handle, p: PoolParams): Handle;
 
   // ---- dropout: y = x * mask, mask explicit (0 or the keep scale) --------
@@ -109,7 +120,11 @@ export interface Backend {
   dropoutGrad(dy: Handle, mask: Handle): Handle;
 
   // ---- loss and update --------------------------------------------------
-  /** Softmax cross-entropy of logits [N, K] against integer labels, mean over N. */
+  /**
+   * Softmax cross-entropy of logits [N, K] against integer labels, mean over N.
+   * Stable for any finite logits: logits of +-1e4, where exp overflows float32,
+   * give the exact softmax (compute it from the logits minus their row maximum).
+   */
   softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult;
   /**
    * The paper's update (section 5):
