@@ -1,6 +1,6 @@
 /**
- * What a run measures: the subjects (each backend and placement of ours, and
- * the TensorFlow.js peers), the batches, and how many runs.
+ * What a run measures: the subjects (each backend and placement of ours, the
+ * TensorFlow.js peers and PyTorch), the batches, and how many runs.
  *
  * The machine is two shared cores and a software GL renderer, so the plans are
  * sized in wall-clock time: every measurement stops at a few timed runs, and
@@ -32,7 +32,8 @@ export type SubjectId =
   | 'reference'
   | 'tfjs-webgl'
   | 'tfjs-wasm'
-  | 'tfjs-cpu';
+  | 'tfjs-cpu'
+  | 'pytorch';
 
 export interface SubjectDef {
   readonly id: SubjectId;
@@ -61,6 +62,8 @@ export const SUBJECTS: readonly SubjectDef[] = [
     id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', slow: true, gl: false,
     forwardOnly: 'TF.js cpu computes a convolution\'s filter gradient (Conv2DBackpropFilter) one output at a time over the whole batch and image, tens of seconds a call on these shapes; its backward kernels and training are measured with --thorough',
   },
+  // In a python process of its own (bench/peers/torch.ts); no per-layer profile.
+  { id: 'pytorch', label: 'PyTorch (CPU, float32, a thread per core)', kind: 'peer', slow: false, gl: false },
 ];
 
 export const PEERS: readonly SubjectId[] = SUBJECTS.filter((s) => s.kind === 'peer').map((s) => s.id);

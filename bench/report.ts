@@ -37,6 +37,7 @@ const COLOURS: Record<string, string> = {
   'tfjs-webgl': '#d62728',
   'tfjs-wasm': '#ff7f0e',
   'tfjs-cpu': '#8c564b',
+  pytorch: '#e377c2',
 };
 const colour = (id: string) => COLOURS[id] ?? '#000000';
 const label = (id: string) => SUBJECTS.find((s) => s.id === id)?.label ?? id;
@@ -224,7 +225,7 @@ export const resultsMarkdown = (latest: BenchRecord, machineRecords: readonly Be
     '',
     `Machine: ${machineLine(latest)}.`,
     '',
-    `Method: AlexNet at ${latest.model.input.slice(1).join('x')} (${num(latest.model.macsPerImage / 1e9)} G multiply-adds per image, counted from the shapes as \`alexnet info\` does), seed ${latest.plan.seed} for weights, inputs, labels and dropout masks. Each figure is the median of timed runs (${latest.plan.minRepeats}–${latest.plan.repeats}, fewer when a run is long) after ${latest.plan.warmup} untimed warm-up run(s), with the min–max spread beside it. A ratio is how many times as fast as the peer (above 1: faster). Throughput runs have no extra sync points; the per-layer profile times each kernel to a one-column readback and subtracts the readback's own cost. Training: forward, loss, backward and the paper's momentum/weight-decay update (learning rate ${latest.plan.sgd.lr}, so the loss stays finite; the work does not depend on it).`,
+    `Method: AlexNet at ${latest.model.input.slice(1).join('x')} (${num(latest.model.macsPerImage / 1e9)} G multiply-adds per image, counted from the shapes as \`alexnet info\` does), seed ${latest.plan.seed} for weights, inputs, labels and dropout masks. Each figure is the median of timed runs (${latest.plan.minRepeats}–${latest.plan.repeats}, fewer when a run is long) after ${latest.plan.warmup} untimed warm-up run(s), with the min–max spread beside it. A ratio is how many times as fast as the peer (above 1: faster). Throughput runs have no extra sync points; the per-layer profile times each kernel to a one-column readback and subtracts the readback's own cost. Training: forward, loss, backward and the paper's momentum/weight-decay update (learning rate ${latest.plan.sgd.lr}, so the loss stays finite; the work does not depend on it).${latest.subjects.some((x) => x.id === 'pytorch' && x.available) ? ' PyTorch runs in a python process of its own (bench/peers/torch_bench.py) on the same weights and batches, and times each pass or step there, so the pipe to it is not in its figures; it has no per-layer profile.' : ''}`,
     '',
     `![throughput per commit](${rel('throughput.svg')})`,
     '',

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures AlexNet (227 x 227) on every backend and placement
- * of the project and on the TensorFlow.js peers, prints the tables with a ratio
+ * of the project and on the TensorFlow.js and PyTorch peers, prints the tables with a ratio
  * to each peer beside every figure, and appends one record to the history.
  *
  *   npm run bench                    the full run (18-25 minutes on the shared 2-core machine)
@@ -33,14 +33,15 @@ export const HELP = `usage: npm run bench -- [options]     (or: alexnet bench [o
 
 Measures AlexNet at 227x227 on gpu.js headlessgl (two contexts, one per tower,
 and one context, grouped), gpu.js webasm, the CPU backend, the reference, and
-TensorFlow.js webgl (on the same headless GL), wasm and cpu: inference throughput
+TensorFlow.js webgl (on the same headless GL), wasm and cpu, and PyTorch (CPU,
+float32, in a python process; not available without python3-torch): inference throughput
 at batch 1 and 16, the time and GFLOP/s of every kernel of a training step, layer
 by layer (at batch 1, each kernel timed to a sync), and training throughput
 (forward, backward, SGD update) at batch 1 and 8. The reference and TF.js cpu run at
 batch 1 only; a measurement whose single run would exceed the cap (45 s) is
 measured at batch 1 or skipped, and the record says why. Warm-up runs first,
 then timed runs; each figure is a median with its min-max spread, and a ratio
-to every TF.js peer beside it. Appends one record to the history and flags any
+to every TF.js peer and to PyTorch beside it (PyTorch has no per-layer profile). Appends one record to the history and flags any
 figure that dropped more than 10% against the previous record of this machine.
 
   --quick            a reduced run (batch 1, few repeats, forward profile), about a minute;

@@ -6,6 +6,9 @@
  * A ratio is "how many times as fast as the peer": images per second over the
  * peer's images per second, GFLOP/s over the peer's GFLOP/s, or the peer's time
  * over ours for kernels without counted multiply-adds. Above 1 is faster.
+ * The peers are TensorFlow.js's backends and PyTorch; a peer the run asked for
+ * whose library is not installed keeps its throughput column, which says
+ * "not installed" instead of ratios.
  */
 import { PEERS, SUBJECTS, type SubjectId } from './plan.ts';
 import { dominantLayer, type LayerSummary, summariseLayers } from './profile.ts';
@@ -14,7 +17,7 @@ import { throughputKey } from './record.ts';
 
 export type Format = 'text' | 'md';
 
-const PEER_SHORT: Record<string, string> = { 'tfjs-webgl': 'TF.js webgl', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu' };
+const PEER_SHORT: Record<string, string> = { 'tfjs-webgl': 'TF.js webgl', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu', pytorch: 'PyTorch' };
 
 /** Three significant figures without exponents. */
 export const num = (v: number | null | undefined): string => {
@@ -50,6 +53,9 @@ export const render = (header: string[], rows: string[][], right: boolean[], for
 
 const available = (r: BenchRecord) => r.subjects.filter((s) => s.available);
 const peersIn = (r: BenchRecord) => PEERS.filter((p) => available(r).some((s) => s.id === p));
+/** A peer the run asked for whose library is not on this machine (e.g. PyTorch): its column stays, saying so. */
+const notInstalled = (s: SubjectResult) => !s.available && /\bnot installed\b/.test(s.reason ?? '');
+const missingPeersIn = (r: BenchRecord) => PEERS.filter((p) => r.subjects.some((s) => s.id === p && notInstalled(s)));
 const order = (s: SubjectResult) => SUBJECTS.findIndex((d) => d.id === s.id);
 
 const figureKeys = (r: BenchRecord): string[] => {
@@ -62,7 +68,8 @@ const throughputOf = (s: SubjectResult | undefined, key: string): Throughput | u
   s?.throughput.find((t) => throughputKey(t.kind, t.batch) === key);
 
 export const throughputTable = (r: BenchRecord, format: Format): string => {
-  const peers = peersIn(r);
+  const missing = missingPeersIn(r);
+  const peers = PEERS.filter((p) => peersIn(r).includes(p) || missing.includes(p));
   const header = ['figure', 'backend, placement', 'img/s', 'min–max', 'per batch', ...peers.map((p) => `vs ${PEER_SHORT[p]}`)];
   const rows: string[][] = [];
   for (const key of figureKeys(r)) {
@@ -71,7 +78,7 @@ export const throughputTable = (r: BenchRecord, format: Format): string => {
       if (!t) continue;
       rows.push([
         key, s.label, num(t.imagesPerSecond.median), `${num(t.imagesPerSecond.min)}–${num(t.imagesPerSecond.max)}`, secs(t.msPerBatch.median),
-        ...peers.map((p) => (p === s.id ? '·' : ratio(t.imagesPerSecond.median, throughputOf(r.subjects.find((x) => x.id === p), key)?.imagesPerSecond.median))),
+        ...peers.map((p) => (p === s.id ? '·' : missing.includes(p) ? 'not installed' : ratio(t.imagesPerSecond.median, throughputOf(r.subjects.find((x) => x.id === p), key)?.imagesPerSecond.median))),
       ]);
     }
   }

@@ -28,12 +28,18 @@ export interface Job {
 
 const secs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
 
-/** What a subject provides to the common measuring code. */
+/**
+ * What a subject provides to the common measuring code. A run returns its own
+ * milliseconds when the subject times its work itself (the PyTorch peer, whose
+ * work runs in another process); otherwise the whole call is timed.
+ */
 interface Driver<H> {
   readonly detail: string;
-  inference(N: number): () => void;
-  training(N: number): () => void;
-  profileLayers(N: number, backward: boolean): { layers: LayerCases<H>[]; syncer: Syncer<H> };
+  inference(N: number): () => number | void;
+  training(N: number): () => number | void;
+  /** Absent for a subject without a per-layer profile; `noProfile` says why. */
+  profileLayers?(N: number, backward: boolean): { layers: LayerCases<H>[]; syncer: Syncer<H> };
+  readonly noProfile?: string;
   dispose(): void;
 }
 
@@ -61,7 +67,9 @@ const main = async (): Promise<void> => {
   let driver: Driver<unknown>;
   try {
     const params = () => (job.params ? readParamsFile(job.params, spec) : initParams(spec, plan.seed));
-    const made = def.kind === 'ours' ? await oursDriver(def.id, spec, rows, plan, params) : await peerDriver(def.id, spec, rows, plan, params);
+    const made = def.kind === 'ours' ? await oursDriver(def.id, spec, rows, plan, params)
+      : def.id === 'pytorch' ? await torchDriver(spec, plan, params)
+      : await peerDriver(def.id, spec, rows, plan, params);
     if ('reason' in made) { log(`not available: ${made.reason}`); finish(result(false, made.reason)); return; }
     driver = made;
     detail = driver.detail;
@@ -74,11 +82,11 @@ const main = async (): Promise<void> => {
   }
 
   /** Untimed first run (checked against the cap), the other warm-ups, then the timed runs. */
-  const measure = (kind: ThroughputKind, N: number, once: () => void): boolean => {
+  const measure = (kind: ThroughputKind, N: number, once: () => number | void): boolean => {
     const what = `${kind} b${N}`;
     const t0 = now();
-    once();
-    const first = now() - t0;
+    const own = once();
+    const first = typeof own === 'number' ? own : now() - t0;
     if (first > plan.capMs) {
       skipped.push({ what, reason: `one untimed ${kind === 'training' ? 'step' : 'pass'} took ${secs(first)}, over the ${secs(plan.capMs)} cap` });
       log(`${what}: first run ${secs(first)}, over the cap; not timed`);
@@ -109,7 +117,10 @@ const main = async (): Promise<void> => {
     // 2. The profile, at batch 1 for every subject, so that every layer has a ratio to every peer.
     let stepMs: number | null = null;
     let basis = '';
-    {
+    if (!driver.profileLayers) {
+      skipped.push({ what: `per-layer profile (batch ${batches.profile})`, reason: driver.noProfile ?? 'this subject has no per-layer profile' });
+      log('no per-layer profile for this subject');
+    } else {
       const N = batches.profile;
       const backward = batches.profileBackward;
       log(`profile at batch ${N} (${backward ? 'forward, backward and update' : 'forward'} kernels)`);
@@ -201,6 +212,42 @@ const peerDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo
       return { layers: rows.map((_, i) => ({ make: () => cases.layer(i), release: () => cases.release() })), syncer: tensorSyncer as Syncer<unknown> };
     },
     dispose: () => net.dispose(),
+  };
+};
+
+/**
+ * PyTorch in a python process of its own (bench/peers/torch.ts): the same
+ * weights and batches, handed over as safetensors files; masks for the timed
+ * steps drawn in the process, inside the timed span, as the other subjects draw theirs.
+ */
+const torchDriver = async (spec: NetSpec, plan: Plan, loadParams: () => Params): Promise<Driver<unknown> | { reason: string }> => {
+  const { findTorch, TorchPeer } = await import('./peers/torch.ts');
+  const found = findTorch();
+  if ('reason' in found) return found;
+  const { availableParallelism } = await import('node:os');
+  const env = process.env.ALEXNET_TORCH_THREADS;
+  const threads = env ? Number(env) : availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`ALEXNET_TORCH_THREADS=${env}: give a whole number of threads`);
+  const { batchOf } = await import('./ours.ts');
+  const peer = TorchPeer.start(found, spec, loadParams(), { threads, seed: plan.seed, sgd: plan.sgd });
+  const batch = (N: number): string => {
+    const name = `b${N}`;
+    const { x, labels } = batchOf(spec, N, plan.seed);
+    return peer.putBatch(name, x, labels);
+  };
+  return {
+    detail: `${peer.detail}; threads: ${env ? `ALEXNET_TORCH_THREADS=${env}` : 'one per core (ALEXNET_TORCH_THREADS sets them)'}`,
+    inference: (N) => { const name = batch(N); return () => peer.inference(name); },
+    training: (N) => {
+      const name = batch(N);
+      return () => {
+        const { ms, loss } = peer.train(name);
+        if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss}`);
+        return ms;
+      };
+    },
+    noProfile: 'not implemented for the PyTorch peer: its kernels run in a python process and the profile\'s per-kernel cases (bench/ours.ts, bench/peers/cases.ts) have no PyTorch counterpart; whole passes and training steps are measured',
+    dispose: () => peer.close(),
   };
 };
 

@@ -2,8 +2,8 @@
  * The benchmark suite works: a quick run writes one valid record, the report
  * renders it, bad flags are one clear line, regressions are flagged by the
  * rule, the profile covers every kernel of a training step with the right
- * multiply-adds, and the TensorFlow.js peer computes the same network as the
- * reference. Nothing here asserts a speed.
+ * multiply-adds, and the TensorFlow.js and PyTorch peers compute the same
+ * network as the reference. Nothing here asserts a speed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,9 +20,11 @@ import { Rng } from '../core/rng.ts';
 import { createReferenceBackend } from '../reference/index.ts';
 import { batchOf, handleSyncer, OursCases, randomTensor } from '../bench/ours.ts';
 import { setupTfjs, TfAlexnet, toNhwc } from '../bench/peers/tfjs.ts';
+import { findTorch, TORCH_MISSING, TorchPeer } from '../bench/peers/torch.ts';
 import { QUICK } from '../bench/plan.ts';
 import { type LayerCases, profile } from '../bench/profile.ts';
 import { type BenchRecord, regressions, validateRecord } from '../bench/record.ts';
+import { throughputTable } from '../bench/table.ts';
 import type { Stat } from '../bench/stats.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
@@ -206,6 +208,66 @@ test('the wasm peer\'s filter gradient (supplied by the suite) equals TensorFlow
     await setupTfjs('wasm');
     const got = run(c, xd, dyShape, dyd);
     for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])), `${JSON.stringify(c)} [${i}]: ${got[i]} vs ${want[i]}`);
+  }
+});
+
+const torch = findTorch();
+/** CI sets ALEXNET_REQUIRE_TORCH=1: there a missing PyTorch fails the test instead of skipping it. */
+const torchTest = (name: string, fn: () => void) => {
+  if ('python' in torch || process.env.ALEXNET_REQUIRE_TORCH === '1') test(name, fn);
+  else {
+    console.log(`  skipped: ${name}: ${torch.reason}`);
+    test.skip(name, fn);
+  }
+};
+
+torchTest('the PyTorch peer is the same network: logits, loss and one SGD step match the reference', () => {
+  if (!('python' in torch)) throw new Error(torch.reason);
+  const params = initParams(spec, 11);
+  const ref = orThrow(Network.create(spec, params, [createReferenceBackend()]));
+  const step = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+  const peer = TorchPeer.start(torch, spec, params, { threads: 1, seed: 1, sgd: step });
+  try {
+    const { x, labels } = batchOf(spec, 3, 11);
+    peer.putBatch('t', x, labels);
+    const want = ref.forward(x);
+    const got = peer.logits('t');
+    assert.equal([...got.shape], [...want.shape]);
+    const scale = Math.max(...Array.from(want.data, Math.abs));
+    for (let i = 0; i < want.size; i++) assert.ok(Math.abs(got.data[i] - want.data[i]) <= 1e-5 * scale, `logit ${i}: ${got.data[i]} vs ${want.data[i]}`);
+    const masks = dropoutMasks(spec, 3, new Rng(2));
+    peer.putMasks('mask.', masks);
+    const r = ref.trainStep(x, labels, step, { masks });
+    const { loss } = peer.train('t', 'mask.');
+    assert.ok(Math.abs(loss - r.loss) < 1e-5 * Math.abs(r.loss), `loss ${loss} vs ${r.loss}`);
+    // After the step every parameter (same layout on both sides) equals the reference's.
+    const after = peer.parameters();
+    let moved = 0;
+    for (const [name, w] of ref.parameters()) {
+      const pw = after.get(name)!;
+      const before = params.get(name)!;
+      assert.equal([...pw.shape], [...w.shape], name);
+      for (let i = 0; i < w.size; i++) {
+        moved = Math.max(moved, Math.abs(w.data[i] - before.data[i]));
+        assert.ok(Math.abs(pw.data[i] - w.data[i]) <= 1e-6 + 1e-4 * Math.abs(w.data[i]), `${name}[${i}]: ${pw.data[i]} vs ${w.data[i]}`);
+      }
+    }
+    assert.ok(moved > 1e-5, 'the step moved the weights');
+  } finally {
+    peer.close();
+    ref.dispose();
+  }
+});
+
+test('a peer that is not installed keeps its throughput column, saying so', () => {
+  const base = fakeRecord('m', 'quick', 2, 1);
+  const missing = { id: 'pytorch', label: 'PyTorch', kind: 'peer' as const, available: false, reason: TORCH_MISSING, throughput: [], skipped: [], wallSeconds: 0 };
+  const rec: BenchRecord = { ...base, subjects: [...base.subjects, missing] };
+  assert.equal(validateRecord(rec), []);
+  for (const format of ['text', 'md'] as const) {
+    const t = throughputTable(rec, format);
+    assert.match(t, 'vs PyTorch');
+    assert.match(t, 'not installed');
   }
 });
 
