@@ -75,7 +75,7 @@ test('train --resume continues where the run stopped', () => {
   assert.match(r.stdout, /resuming .*checkpoint\.safetensors at epoch 1, step 0/);
   assert.match(r.stdout, /training stopped after 2\.00 epochs \(24 steps\)/);
   const again = alexnet(['train', '--resume', '--out', run, '--lr', '0.1']);
-  assert.is(again.status, 1);
+  assert.is(again.status, 2, 'a usage error exits 2');
   assert.match(again.stderr, /--resume keeps the run's recipe; drop --lr/);
 });
 
