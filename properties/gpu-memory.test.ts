@@ -18,6 +18,7 @@ import { initParams } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
 import { Tensor } from '../core/tensor.ts';
 import type { GpuBackend } from '../backends/gpujs/index.ts';
+import { MAX_CACHED_KERNELS } from '../backends/gpujs/device.ts';
 import { gpuBackend, gpuTest, planFor, PROPERTY_MODES, report } from './gl.ts';
 
 /** Eight learned layers, two towers, LRN, overlapping pooling and dropout, at 3 x 19 x 19. */
@@ -88,6 +89,32 @@ for (const mode of PROPERTY_MODES) {
       report(bs[0].mode, `loss ${losses[0].toFixed(3)} -> ${losses[losses.length - 1].toFixed(3)} over ${STEPS} steps; every handle returned on dispose`);
     } finally {
       for (const b of bs) b.destroy();
+    }
+  });
+}
+
+// Off GL every compiled kernel holds a WebAssembly.Memory, and a process can
+// reserve only about ten thousand: the device keeps the most recently used
+// MAX_CACHED_KERNELS and compiles an evicted one again when its shape returns.
+if (PROPERTY_MODES.includes('webasm')) {
+  gpuTest(S, planFor('webasm'), `a webasm device keeps at most ${MAX_CACHED_KERNELS} compiled kernels, and an evicted kernel's shape still computes`, () => {
+    const b = gpuBackend('webasm', 'gpu.js webasm (kernel cache)');
+    try {
+      const relu = (n: number) => {
+        const x = Tensor.trusted([1, n], Float32Array.from({ length: n }, (_, i) => i - n / 2));
+        const h = b.upload(x);
+        const y = b.relu(h);
+        const got = b.download(y).data;
+        b.dispose(h);
+        b.dispose(y);
+        return got.every((v, i) => v === Math.max(0, x.data[i]));
+      };
+      for (let n = 1; n <= MAX_CACHED_KERNELS + 40; n++) assert.ok(relu(n), `relu on ${n} values`);
+      assert.ok(b.kernelCount() <= MAX_CACHED_KERNELS, `${b.kernelCount()} kernels kept`);
+      assert.ok(relu(1), 'the first shape, evicted long ago, computes again');
+      report(b.mode, `${MAX_CACHED_KERNELS + 40} shapes of relu: ${b.kernelCount()} kernels kept`);
+    } finally {
+      b.destroy();
     }
   });
 }

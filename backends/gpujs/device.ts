@@ -179,6 +179,9 @@ const flatten = (r: unknown, size: number, what: string): Float32Array => {
   return out;
 };
 
+/** Compiled kernels a webasm or cpu device keeps (see Device.evictOldest); far more than a network of fixed shapes uses. */
+export const MAX_CACHED_KERNELS = 512;
+
 export class Device {
   readonly gpu: GPU;
   private readonly context: GLContext | null = null;
@@ -236,6 +239,11 @@ export class Device {
     const extra = [...(src.native ?? []).map((f) => f.source), src.globals ?? '', ...(src.subKernels ?? [])].join('\n');
     const key = `${src.output.join('x')}\n${src.source}\n${extra}`;
     let k = this.kernels.get(key);
+    if (k && this.mode !== 'headlessgl') {
+      // Most recently used last, for the eviction below.
+      this.kernels.delete(key);
+      this.kernels.set(key, k);
+    }
     if (!k) {
       // Every grid is 3-D ([n] runs as [n, 1, 1]): gpu.js compiles a kernel for
       // one texture class per argument (1-D, 2-D and 3-D results are different
@@ -252,6 +260,7 @@ export class Device {
         : this.gpu.createKernel(src.source, settings);
       this.kernels.set(key, k);
       this.counters.kernels++;
+      if (this.mode !== 'headlessgl' && this.kernels.size > MAX_CACHED_KERNELS) this.evictOldest();
     }
     if (this.mode === 'headlessgl') {
       const sizes = args.map((a) => (a instanceof Texture ? String((a as unknown as { size: ArrayLike<number> }).size) : '-')).join(';');
@@ -341,6 +350,22 @@ export class Device {
 
   kernelCount(): number {
     return this.kernels.size;
+  }
+
+  /**
+   * Destroys the least recently used kernel. Off GL every compiled kernel holds
+   * a WebAssembly.Memory of its own, and the engine can reserve only so many
+   * (about ten thousand: "could not allocate memory"), so a process that meets
+   * many shapes keeps the last MAX_CACHED_KERNELS. A kernel's results are host
+   * arrays, so nothing alive refers to an evicted kernel; it is compiled again
+   * if its shape comes back. On GL, results are textures the kernel made, and
+   * kernels stay.
+   */
+  private evictOldest(): void {
+    const [key, k] = this.kernels.entries().next().value as [string, IKernelRunShortcut];
+    this.kernels.delete(key);
+    this.argSizes.delete(key);
+    (k as unknown as { destroy(remove?: boolean): void }).destroy(true);
   }
 
   /** Frees every kernel and the GL context. Stores made here are invalid afterwards. */
