@@ -27,6 +27,16 @@ import * as E from 'fp-ts/lib/Either.js';
 
 const NETWORKS = [...Object.keys(MODELS), 'none'] as const;
 
+/** Words of `text` in lines of at most 92 characters, each after `indent`. */
+const wrap = (text: string, indent: string): string[] => {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent.length + line.length + 1 + word.length > 92) { lines.push(indent + line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  return line ? [...lines, indent + line] : lines;
+};
+
 const usageError = (msg: string): never => orThrow(E.left(argumentError(msg)));
 
 /** --kernels: 'all', or names from the contract ('upload' and 'download' name the round trip). */
@@ -63,14 +73,15 @@ export const command: Command = {
     '2 for a usage error.',
     '',
     '  --backend SPEC   the backend checked (default gpu,gpu). SPEC is one of',
-    `                   ${BUILTIN_SPECS.join(', ')},`,
+    ...wrap(`${BUILTIN_SPECS.join(', ')},`, '                   '),
     '                   or a path to a module (./my-backend.ts or .js) whose createBackend()',
     '                   returns a Backend or a promise of one. Two specs separated by a comma',
     '                   are a two-tower placement for the network phase (the kernel phase runs',
     '                   on each distinct spec).',
     '  --against SPEC   the oracle (default reference). The tolerances assume an exact oracle;',
     '                   against one that computes in float32 they are doubled.',
-    '  --kernels LIST   all (default), or a comma-separated list of: ' + KERNELS.join(', '),
+    '  --kernels LIST   all (default), or a comma-separated list of:',
+    ...wrap(KERNELS.join(', '), '                   '),
     '  --cases N        cases per kernel; Nx multiplies each kernel\'s default count (default 1x)',
     '  --seed S         fast-check seed (default: drawn and printed)',
     '  --replay PATH    with --seed and one kernel in --kernels: runs exactly the case a failure',
