@@ -14,9 +14,10 @@ multiplies the plain sum by alpha, so this oracle passes alpha * n.
     python3 torch_alexnet.py IN.safetensors OUT.safetensors
 
 IN holds the parameters, the input `x`, the labels `labels`, and one dropout
-mask per layer (`mask.<layer>`), with the spec, the update's constants and
-what to compute in its metadata. OUT holds `logits`, `loss`, `grad.<param>`
-and, when asked, `updated.<param>`, all float64.
+mask per layer (`mask.<layer>`), with the spec, the update's constants and the
+number of update steps (`steps`) in its metadata. OUT holds `logits`, `loss`
+and `grad.<param>` of the first pass and, after `steps` steps of the update on
+the same batch, `updated.<param>`, all float64.
 """
 import json
 import struct
@@ -117,14 +118,24 @@ def main(src, dst):
     loss.backward()
     out = {"logits": z, "loss": loss.reshape(1)}
     for n in names:
-        out["grad." + n] = params[n].grad
-    if meta.get("update") == "yes":
+        out["grad." + n] = params[n].grad.clone()
+    # `steps` steps of the paper's update on the same batch and masks, the velocity
+    # starting at zero, so that from the second step on the momentum term counts.
+    steps = int(meta.get("steps", "0"))
+    velocity = {n: torch.zeros_like(params[n]) for n in names}
+    for step in range(steps):
+        if step > 0:
+            for n in names:
+                params[n].grad = None
+            F.cross_entropy(net.logits(x, masks if masks else None), labels).backward()
         with torch.no_grad():
             for n in names:
                 w, g = params[n], params[n].grad
-                v = torch.zeros_like(w)  # the velocity starts at zero
-                v = sgd["momentum"] * v - sgd["weightDecay"] * sgd["lr"] * w - sgd["lr"] * g
-                out["updated." + n] = w + v
+                velocity[n] = sgd["momentum"] * velocity[n] - sgd["weightDecay"] * sgd["lr"] * w - sgd["lr"] * g
+                w += velocity[n]
+    if steps:
+        for n in names:
+            out["updated." + n] = params[n]
     write_safetensors(dst, out, {"torch": torch.__version__, "threads": str(torch.get_num_threads())})
 
 
