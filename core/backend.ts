@@ -14,7 +14,10 @@
  *
  * At the edges of the numbers each kernel computes what its comment says for
  * every finite float32 input: zeros, ties, magnitudes of 1e4 and 1e-30 alike.
- * A result below 2^-126 may underflow to 0 (GPUs flush subnormals). The
+ * A result below 2^-126 may underflow to 0, and a subnormal input may be read
+ * as 0 (GPUs flush subnormals), even where that decides a comparison (which
+ * value of a pooling window is the largest, whether a ReLU's output is
+ * positive); nothing else about a subnormal may go wrong (no NaN). The
  * conformance kit (properties/kit, `alexnet verify`) draws these edges and
  * names the one a failing case drew.
  */

@@ -358,8 +358,12 @@ export class Device {
    * (about ten thousand: "could not allocate memory"), so a process that meets
    * many shapes keeps the last MAX_CACHED_KERNELS. A kernel's results are host
    * arrays, so nothing alive refers to an evicted kernel; it is compiled again
-   * if its shape comes back. On GL, results are textures the kernel made, and
-   * kernels stay.
+   * if its shape comes back. On GL a result is read back through the kernel
+   * that made it (gpu.js reads a texture through its kernel's framebuffer), so
+   * GL kernels stay for the context's life: a process that meets many
+   * thousands of shapes on GL grows by megabytes a kernel (llvmpipe's compiled
+   * shaders); `alexnet verify` at 50 times its case count on GL runs one
+   * kernel a process.
    */
   private evictOldest(): void {
     const [key, k] = this.kernels.entries().next().value as [string, IKernelRunShortcut];

@@ -19,7 +19,7 @@ import { outSize } from '../../core/backend.ts';
 import { Rng } from '../../core/rng.ts';
 import { type Shape, Tensor } from '../../core/tensor.ts';
 import { maxAbsOf, powRtol, reductionTolerance, type Tolerance, widen } from './tolerance.ts';
-import { draw, type Values, valuesArb, weights } from './values.ts';
+import { DECIDING_KINDS, draw, type Values, valuesArb, weights } from './values.ts';
 
 /** The kernels of the contract, one row each in a verification. */
 export const KERNELS = [
@@ -132,14 +132,17 @@ export interface MapCase {
   readonly values: Values;
 }
 
-const mapArb: fc.Arbitrary<MapCase> = fc.record({
+const mapArbOf = (kinds?: Parameters<typeof valuesArb>[0]): fc.Arbitrary<MapCase> => fc.record({
   N: fc.integer({ min: 1, max: 3 }),
   C: fc.integer({ min: 1, max: 9 }),
   H: fc.integer({ min: 1, max: 9 }),
   W: fc.integer({ min: 1, max: 9 }),
   flat: fc.boolean(),
-  values: valuesArb(),
+  values: valuesArb(kinds),
 });
+const mapArb = mapArbOf();
+/** For reluGrad, whose result turns on the sign of its input (see DECIDING_KINDS). */
+const decidingMapArb = mapArbOf(DECIDING_KINDS);
 /**
  * Maps of 131,072 values: past the sizes where a backend starts splitting an
  * elementwise kernel between threads (drawn maps hold a few thousand at most).
@@ -237,7 +240,8 @@ const poolArb: fc.Arbitrary<PoolCase> = fc.record({
   // 0: the window is as large as its input.
   extraH: fc.integer({ min: 0, max: 8 }),
   extraW: fc.integer({ min: 0, max: 8 }),
-  values: valuesArb(),
+  // No subnormals: which value of a window is the largest must not turn on them (see DECIDING_KINDS).
+  values: valuesArb(DECIDING_KINDS),
 });
 const POOL_FIXED: readonly FixedCase<PoolCase>[] = [
   { label: '2x64x27x27 maps, 3x3 windows every 2 (the paper\'s pooling, large enough to split between threads)', params: { N: 2, C: 64, size: 3, stride: 2, extraH: 24, extraW: 24, values: { kind: 'ties', scale: 1, seed: 7 } }, lean: false },
@@ -327,6 +331,7 @@ const edgeOf = (v: Values): string => {
     case 'sparse': return `mostly exact zeros (others of scale ${v.scale})`;
     case 'large': return 'large magnitudes (about 1e4)';
     case 'tiny': return 'tiny magnitudes (about 1e-30)';
+    case 'subnormal': return 'subnormal magnitudes (about 1e-40, below 2^-126)';
   }
 };
 
@@ -448,7 +453,7 @@ export const PROPERTIES: readonly KernelProperty[] = [
     check: (c) => ({ inputs: [draw(mapShape(c), c.values)], edge: edgeOf(c.values), call: (b, [h]) => [b.relu(h)], tolerance: exact }),
   }),
   property<MapCase>({
-    kernel: 'reluGrad', methods: ['reluGrad'], cases: 12, arbitrary: mapArb, fixed: MAP_FIXED,
+    kernel: 'reluGrad', methods: ['reluGrad'], cases: 12, arbitrary: decidingMapArb, fixed: MAP_FIXED,
     computes: 'dy where the ReLU output y > 0, else 0 (0 at y = 0 exactly)',
     check: (c) => {
       const y = draw(mapShape(c), c.values, 0).map((v) => (v > 0 ? v : 0));

@@ -11,6 +11,10 @@
  *   subtract the row maximum first overflows exp; squares of 10^8 in LRN.
  * - 'tiny': N(0, 10^-60): values around 10^-30, still normal float32 numbers,
  *   where a kernel that adds a fixed epsilon or flushes small values is wrong.
+ * - 'subnormal': N(0, 10^-80): values around 10^-40, below float32's smallest
+ *   normal number 2^-126; a backend may flush them to 0 (GPUs do), within the
+ *   underflow allowance of the tolerances, but must not turn them into NaN or
+ *   anything larger.
  *
  * Every value is a float32 number: the backend under test gets them as
  * float32, the oracle the very same numbers as float64.
@@ -19,8 +23,15 @@ import fc from 'fast-check';
 import { Rng } from '../../core/rng.ts';
 import { type Shape, sizeOf, Tensor } from '../../core/tensor.ts';
 
-export const VALUE_KINDS = ['normal', 'ties', 'sparse', 'large', 'tiny'] as const;
+export const VALUE_KINDS = ['normal', 'ties', 'sparse', 'large', 'tiny', 'subnormal'] as const;
 export type ValueKind = (typeof VALUE_KINDS)[number];
+/**
+ * The kinds for kernels whose result turns on a comparison of their inputs
+ * (which value of a pooling window is the largest, whether a ReLU's output is
+ * positive): a subnormal input may be read as 0 there, which the contract
+ * allows, and would change the decision.
+ */
+export const DECIDING_KINDS: readonly ValueKind[] = VALUE_KINDS.filter((k) => k !== 'subnormal');
 
 /** What the drawn values are: their kind, their scale and the seed of the draw. */
 export interface Values {
@@ -37,6 +48,7 @@ export const EDGE: Readonly<Record<ValueKind, string>> = {
   sparse: 'mostly exact zeros',
   large: 'large magnitudes (about 1e4)',
   tiny: 'tiny magnitudes (about 1e-30)',
+  subnormal: 'subnormal magnitudes (about 1e-40, below 2^-126)',
 };
 
 const seed = fc.integer({ min: 0, max: 2 ** 31 - 1 });
@@ -62,6 +74,7 @@ export const draw = (shape: Shape, v: Values, salt = 0): Tensor => {
       case 'sparse': d[i] = rng.bernoulli(0.7) ? 0 : z * v.scale; break;
       case 'large': d[i] = z * 1e4; break;
       case 'tiny': d[i] = z * 1e-30; break;
+      case 'subnormal': d[i] = z * 1e-40; break;
     }
   }
   return Tensor.trusted(shape, d);
