@@ -362,8 +362,8 @@ export class Device {
    * that made it (gpu.js reads a texture through its kernel's framebuffer), so
    * GL kernels stay for the context's life: a process that meets many
    * thousands of shapes on GL grows by megabytes a kernel (llvmpipe's compiled
-   * shaders); `alexnet verify` at 50 times its case count on GL runs one
-   * kernel a process.
+   * shaders): run `alexnet verify` at many times its case count on GL one
+   * kernel at a time (`--kernels`).
    */
   private evictOldest(): void {
     const [key, k] = this.kernels.entries().next().value as [string, IKernelRunShortcut];
