@@ -99,15 +99,17 @@ const closeTo = (what: string, ours: ReturnType<typeof runOurs>, t: OracleRun, r
     ...(t.updated ? [...t.updated].map(([k, v]): [string, Tensor, Tensor] => [`updated ${k}`, ours.updated!.get(k)!, v]) : []),
   ];
   let worst = { name: '', e: 0 };
+  const each: string[] = [];
   for (const [name, a, b] of pairs) {
     assert.equal([...a.shape], [...b.shape], `${what} ${name}: shape`);
     let d = 0;
     for (let i = 0; i < a.size; i++) d = Math.max(d, Math.abs(a.data[i] - b.data[i]));
     const e = d / Math.max(maxAbsOf(b), Number.MIN_VALUE);
     if (e > worst.e) worst = { name, e };
+    each.push(`${name} ${e.toExponential(1)}`);
     assert.ok(e <= rel, `${what} ${name}: max |ours - PyTorch| / max |PyTorch| = ${e.toExponential(2)} > ${rel}`);
   }
-  worstLines.push(`${what}: worst ${worst.name} at ${worst.e.toExponential(2)} of its largest value`);
+  worstLines.push(`${what}: worst ${worst.name} at ${worst.e.toExponential(2)} of its largest value; per tensor: ${each.join(', ')}`);
 };
 
 /** A float32 placement against PyTorch under the kit's network tolerances. */
@@ -118,12 +120,14 @@ const withinFloat32 = (what: string, spec: NetSpec, batch: number, ours: ReturnT
     assert.ok(r.ok, `${what} ${name}: at ${r.worstAt} ours ${a.data[r.worstAt]}, PyTorch ${b.data[r.worstAt]}: ${r.worstRatio.toFixed(2)}x the float32 tolerance (rtol ${rtol.toExponential(2)})`);
     return r.worstRatio;
   };
-  let worst = { name: 'logits', ratio: check('logits', ours.logits, t.logits, tol.logits) };
-  const lossRatio = check('loss', Tensor.trusted([1], Float64Array.of(ours.loss)), Tensor.trusted([1], Float64Array.of(t.loss)), tol.loss);
+  const each: string[] = [];
+  const note = (name: string, ratio: number) => { each.push(`${name} ${(100 * ratio).toFixed(1)}%`); return ratio; };
+  let worst = { name: 'logits', ratio: note('logits', check('logits', ours.logits, t.logits, tol.logits)) };
+  const lossRatio = note('loss', check('loss', Tensor.trusted([1], Float64Array.of(ours.loss)), Tensor.trusted([1], Float64Array.of(t.loss)), tol.loss));
   if (lossRatio > worst.ratio) worst = { name: 'loss', ratio: lossRatio };
   spec.layers.forEach((l, i) => {
     for (const n of [weightName(l.name), biasName(l.name)]) {
-      const ratio = check(`grad ${n}`, ours.grads.get(n)!, t.grads.get(n)!, tol.gradient(i));
+      const ratio = note(`grad ${n}`, check(`grad ${n}`, ours.grads.get(n)!, t.grads.get(n)!, tol.gradient(i)));
       if (ratio > worst.ratio) worst = { name: `grad ${n}`, ratio };
       if (t.updated) {
         // Each step adds v = momentum v - lr (g + weightDecay w): the gradients' error times lr
@@ -136,7 +140,7 @@ const withinFloat32 = (what: string, spec: NetSpec, batch: number, ours: ReturnT
       }
     }
   });
-  worstLines.push(`${what}: worst ${worst.name} at ${(100 * worst.ratio).toFixed(1)}% of its float32 tolerance`);
+  worstLines.push(`${what}: worst ${worst.name} at ${(100 * worst.ratio).toFixed(1)}% of its float32 tolerance; per tensor: ${each.join(', ')}`);
 };
 
 const S = suite('PyTorch, from the table alone, computes what our backends compute');
