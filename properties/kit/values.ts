@@ -61,8 +61,29 @@ const seed = fc.integer({ min: 0, max: 2 ** 31 - 1 });
 export const valuesArb = (kinds: readonly ValueKind[] = VALUE_KINDS): fc.Arbitrary<Values> =>
   fc.record({ kind: fc.constantFrom(...kinds), scale: fc.constantFrom(1, 1e-3, 30), seed });
 
+/**
+ * The last few large tensors drawn, by what drew them: the fixed cases of the
+ * fully connected kernels draw the same 16.8 M-value weights for three kernels,
+ * and drawing them takes longer than checking them. Tensors never change, so
+ * sharing one is safe.
+ */
+const LARGE = 1 << 20;
+const drawn = new Map<string, Tensor>();
+
 /** A float32 tensor of `shape` drawn as `v` says; `salt` draws another tensor from the same case. */
 export const draw = (shape: Shape, v: Values, salt = 0): Tensor => {
+  if (sizeOf(shape) < LARGE) return drawFresh(shape, v, salt);
+  const key = JSON.stringify([shape, v, salt]);
+  let t = drawn.get(key);
+  if (!t) {
+    t = drawFresh(shape, v, salt);
+    drawn.set(key, t);
+    if (drawn.size > 6) drawn.delete(drawn.keys().next().value!);
+  }
+  return t;
+};
+
+const drawFresh = (shape: Shape, v: Values, salt: number): Tensor => {
   // Derived, so that small seeds (fast-check shrinks them towards 0) still draw well-mixed values.
   const rng = new Rng(v.seed).derive(`kit values ${salt}`);
   const d = new Float32Array(sizeOf(shape));
