@@ -158,9 +158,8 @@ export const command: Command = {
       let net: NetworkPhase | null = null;
       if (spec && values.replay === undefined) {
         const againstPlacement = againstSpecs.length === placement.length ? againstSpecs : placement.map(() => againstSpecs[0]);
-        const A = againstPlacement.length === 1 && againstSpecs[0] === againstPlacement[0]
-          ? [oracle.backend]
-          : await Promise.all(againstPlacement.map(async (s, t) => (t === 0 && s === againstSpecs[0] ? oracle.backend : (await make(s, `${s} (oracle) tower ${t}`)).backend)));
+        // Tower 0 of the trusted placement is the kernel phase's oracle itself.
+        const A = await Promise.all(againstPlacement.map(async (s, t) => (t === 0 ? oracle.backend : (await make(s, `${s} (oracle) tower ${t}`)).backend)));
         const B = subjects.map((m) => m.backend);
         const params = verificationParams(spec, seed >>> 0, init);
         const input = verificationInput(spec, batch, seed >>> 0, !values['no-dropout']);

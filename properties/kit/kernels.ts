@@ -282,19 +282,30 @@ const BIG_SGD: readonly FixedCase<SgdCase>[] = [
 /** Outputs that are inputs moved or selected (rounding of one operation at most). */
 const exact = (want: readonly Tensor[]): Tolerance[] => want.map((t) => reductionTolerance(1, maxAbsOf(t)));
 
-/** The largest s = k + alpha * (window sum of squares) of an LRN case, which sets the error of s^-beta. */
-const lrnScaleMax = (x: Tensor, p: LrnParams): number => {
+/**
+ * Walks every (n, position) column of channels of an LRN input: `f` gets the
+ * column's flat offsets and s[i] = k + alpha * (window sum of squares) of
+ * every channel.
+ */
+const lrnColumns = (x: Tensor, p: LrnParams, f: (at: (c: number) => number, s: readonly number[]) => void): void => {
   const [N, C] = x.shape;
   const inner = x.size / (N * C);
   const half = Math.floor(p.n / 2);
-  let worst = p.k;
   for (let n = 0; n < N; n++)
-    for (let q = 0; q < inner; q++)
-      for (let i = 0; i < C; i++) {
+    for (let q = 0; q < inner; q++) {
+      const at = (c: number) => (n * C + c) * inner + q;
+      f(at, Array.from({ length: C }, (_, i) => {
         let sum = 0;
-        for (let j = Math.max(0, i - half); j <= Math.min(C - 1, i + half); j++) sum += x.data[(n * C + j) * inner + q] ** 2;
-        worst = Math.max(worst, p.k + p.alpha * sum);
-      }
+        for (let j = Math.max(0, i - half); j <= Math.min(C - 1, i + half); j++) sum += x.data[at(j)] ** 2;
+        return p.k + p.alpha * sum;
+      }));
+    }
+};
+
+/** The largest s of an LRN case, which sets the error of s^-beta. */
+const lrnScaleMax = (x: Tensor, p: LrnParams): number => {
+  let worst = p.k;
+  lrnColumns(x, p, (_at, s) => { worst = Math.max(worst, ...s); });
   return worst;
 };
 
@@ -303,24 +314,15 @@ const lrnScaleMax = (x: Tensor, p: LrnParams): number => {
  * |dy[m]| s[m]^-beta + 2 alpha beta |a[m]| sum_i |dy[i] a[i]| s[i]^(-beta - 1).
  */
 const lrnGradScale = (x: Tensor, dy: Tensor, p: LrnParams): number => {
-  const [N, C] = x.shape;
-  const inner = x.size / (N * C);
   const half = Math.floor(p.n / 2);
   let worst = 0;
-  for (let n = 0; n < N; n++)
-    for (let q = 0; q < inner; q++) {
-      const at = (c: number) => (n * C + c) * inner + q;
-      const s = Array.from({ length: C }, (_, i) => {
-        let sum = 0;
-        for (let j = Math.max(0, i - half); j <= Math.min(C - 1, i + half); j++) sum += x.data[at(j)] ** 2;
-        return p.k + p.alpha * sum;
-      });
-      for (let m = 0; m < C; m++) {
-        let cross = 0;
-        for (let i = Math.max(0, m - half); i <= Math.min(C - 1, m + half); i++) cross += Math.abs(dy.data[at(i)] * x.data[at(i)]) * s[i] ** (-p.beta - 1);
-        worst = Math.max(worst, Math.abs(dy.data[at(m)]) * s[m] ** -p.beta + 2 * p.alpha * p.beta * Math.abs(x.data[at(m)]) * cross);
-      }
+  lrnColumns(x, p, (at, s) => {
+    for (let m = 0; m < s.length; m++) {
+      let cross = 0;
+      for (let i = Math.max(0, m - half); i <= Math.min(s.length - 1, m + half); i++) cross += Math.abs(dy.data[at(i)] * x.data[at(i)]) * s[i] ** (-p.beta - 1);
+      worst = Math.max(worst, Math.abs(dy.data[at(m)]) * s[m] ** -p.beta + 2 * p.alpha * p.beta * Math.abs(x.data[at(m)]) * cross);
     }
+  });
   return worst;
 };
 

@@ -91,8 +91,6 @@ export interface KitOptions {
   readonly seed?: number;
   /** Replays one case: fast-check's counterexample path (with its seed). */
   readonly replay?: string;
-  /** Skip the fixed large cases. */
-  readonly skipFixed?: boolean;
   /** Called after each kernel. */
   readonly onKernel?: (r: KernelResult) => void;
 }
@@ -134,7 +132,7 @@ export interface CaseOutcome {
  * Runs one check on `subject` and `oracle`; throws a `Disagreement` when the
  * subject breaks the contract, and whatever the subject throws when it throws.
  */
-export const checkCase = (subject: Backend, oracle: Backend, c: Check, opts: { lean?: boolean; factor?: number } = {}): CaseOutcome => {
+export const checkCase = (subject: Backend, oracle: Backend, c: Check, opts: { lean?: boolean } = {}): CaseOutcome => {
   const lean = opts.lean ?? false;
   const live0 = subject.liveCount();
   // Each backend gets its own copy: a host backend may keep the very array it was handed,
@@ -162,7 +160,7 @@ export const checkCase = (subject: Backend, oracle: Backend, c: Check, opts: { l
     want = c.call(oracle, c.inputs.map(up)).map((o) => asTensor(oracle, o));
     const absScale = (which: readonly boolean[] = c.inputs.map(() => true)) =>
       Math.max(...c.call(oracle, c.inputs.map((t, i) => up(which[i] ? t.map(Math.abs) : t))).map((o) => maxAbsOf(asTensor(oracle, o))));
-    const factor = opts.factor ?? (want.every((t) => t.dtype === 'float64') ? 1 : 2);
+    const factor = want.every((t) => t.dtype === 'float64') ? 1 : 2;
     tols = c.tolerance(want, absScale).map((t) => ({ atol: t.atol * factor, rtol: t.rtol * factor }));
   } catch (e) {
     throw new OracleFailure(`the oracle ${oracle.name} failed on this case: ${(e as Error).message}`);
@@ -246,7 +244,7 @@ export const verifyKernel = (subject: Backend, oracle: Backend, p: KernelPropert
 
   // Then the fixed cases, the same every run (a replay of one drawn case skips them).
   let ran = drawn;
-  if (!opts.skipFixed && opts.replay === undefined) {
+  if (opts.replay === undefined) {
     for (const f of p.fixed ?? []) {
       ran++;
       try {

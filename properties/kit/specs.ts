@@ -106,8 +106,7 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
     }
     case 'gpu': case 'gpu:headlessgl': case 'gpu:headlessgl:direct': case 'gpu:webasm': case 'gpu:cpu': {
       const { createGpuBackend } = await import('../../backends/gpujs/index.ts');
-      const [, m = 'auto', convolution = 'auto'] = spec.split(':') as [string, 'auto' | 'headlessgl' | 'webasm' | 'cpu', 'auto' | 'direct'];
-      const mode = m;
+      const [, mode = 'auto', convolution = 'auto'] = spec.split(':') as [string, 'auto' | 'headlessgl' | 'webasm' | 'cpu', 'auto' | 'direct'];
       let b;
       try {
         b = createGpuBackend({ mode, name, convolution });
