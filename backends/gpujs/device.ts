@@ -2,9 +2,11 @@
  * One gpu.js context: the `GPU` instance, the mode it really runs in, the
  * cache of compiled kernels, and the accounting of device memory.
  *
- * - Mode. 'headlessgl' runs GLSL on a headless-gl context of its own (one
- *   context per `Device`, so two devices are two GPUs as far as the program can
- *   tell); 'webasm' and 'cpu' run the same kernels on the host. Every kernel call
+ * - Mode. 'headlessgl' (Node), 'webgl2' and 'webgl' (a browser) run GLSL on a
+ *   GL context of their own (one context per `Device`, so two devices are two
+ *   GPUs as far as the program can tell; gl-host.ts makes them, and the page's
+ *   build swaps in gl-host.browser.ts); 'webasm' and 'cpu' run the same
+ *   kernels on the host. Every kernel call
  *   checks that gpu.js really ran it in the device's mode: gpu.js degrades a
  *   kernel it cannot build to its cpu backend, and that must be an error here,
  *   never a quiet slowdown.
@@ -17,35 +19,25 @@
  * - Every GL texture the context creates or deletes is counted, kernel-owned
  *   ones included, so a leak shows as a growing count.
  */
-import { createRequire } from 'node:module';
-import { CPUKernel, GPU, HeadlessGLKernel, type IKernelRunShortcut, Texture, WebAssemblyKernel } from 'gpu.js';
+import { CPUKernel, GPU, HeadlessGLKernel, type IKernelRunShortcut, Texture, WebAssemblyKernel, WebGL2Kernel, WebGLKernel } from 'gpu.js';
+import { GLTextureArray4Float3D } from 'gpu.js/src/backend/gl/texture/array-4-float-3d.js';
+import { GLTextureMemoryOptimized3D } from 'gpu.js/src/backend/gl/texture/memory-optimized-3d.js';
 import { backendError, fail } from '../../core/errors.ts';
+import { createGlContext, destroyGlContext, glAvailability, HOST_GL_MODES } from './gl-host.ts';
+import { type Availability, type GLContext, type GlInfo, type GlMode, glInfoOf } from './gl-types.ts';
 import type { KernelSource } from './kernels.ts';
 
-export type GpuMode = 'headlessgl' | 'webasm' | 'cpu';
+export type { Availability, GlInfo, GlMode } from './gl-types.ts';
+export type GpuMode = GlMode | 'webasm' | 'cpu';
 export type GpuModeRequest = 'auto' | GpuMode;
-export const GPU_MODES: readonly GpuMode[] = ['headlessgl', 'webasm', 'cpu'];
+export const GPU_MODES: readonly GpuMode[] = ['headlessgl', 'webgl2', 'webgl', 'webasm', 'cpu'];
+export const GL_MODES: readonly GlMode[] = ['headlessgl', 'webgl2', 'webgl'];
+
+/** Whether a mode runs GLSL on a GL context (headless-gl in Node, WebGL2 or WebGL in a browser). */
+export const isGlMode = (mode: GpuMode): mode is GlMode => (GL_MODES as readonly string[]).includes(mode);
 
 /** What a device holds for one tensor: a GL texture, or a flat host array. */
 export type Store = Texture | Float32Array;
-
-export interface Availability {
-  readonly available: boolean;
-  /** Why not, in words a user can act on; null when available. */
-  readonly reason: string | null;
-}
-
-const require = createRequire(import.meta.url);
-
-type GLContext = WebGLRenderingContextLike & { [k: string]: unknown };
-interface WebGLRenderingContextLike {
-  createTexture(): unknown;
-  deleteTexture(t: unknown): void;
-  getExtension(name: string): { destroy?: () => void } | null;
-  getParameter(p: number): unknown;
-  MAX_TEXTURE_SIZE: number;
-}
-type CreateGL = (width: number, height: number, options?: object) => GLContext | null;
 
 /**
  * gpu.js's own classes for the two texture kinds a kernel here makes on a 3-D
@@ -56,45 +48,11 @@ type CreateGL = (width: number, height: number, options?: object) => GLContext |
  * (gpu.js is pinned to 2.24.1 in package.json, which has them at these paths.)
  */
 type TextureClass = new (settings: object) => Texture;
-const textureClass = (file: string, name: string): TextureClass =>
-  (require(`gpu.js/src/backend/gl/texture/${file}`) as Record<string, TextureClass>)[name];
-const PackedTexture = textureClass('memory-optimized-3d.js', 'GLTextureMemoryOptimized3D');
-const Vec4Texture = textureClass('array-4-float-3d.js', 'GLTextureArray4Float3D');
-
-let glModule: { create: CreateGL | null; error: string | null } | undefined;
-const loadGL = () => {
-  if (!glModule) {
-    try {
-      glModule = { create: require('gl') as CreateGL, error: null };
-    } catch (e) {
-      glModule = { create: null, error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
-    }
-  }
-  return glModule;
-};
-
-let glAvailability: Availability | undefined;
+const PackedTexture = GLTextureMemoryOptimized3D as unknown as TextureClass;
+const Vec4Texture = GLTextureArray4Float3D as unknown as TextureClass;
 
 /** Whether gpu.js can run on headless GL here, and if not, why. */
-export const headlessGlAvailability = (): Availability => {
-  if (glAvailability) return glAvailability;
-  const gl = loadGL();
-  let reason: string | null = null;
-  if (!gl.create) {
-    reason = `the 'gl' package did not load (${gl.error}); install the headless GL build dependencies (libxi-dev libx11-dev libxext-dev pkg-config mesa-common-dev) and reinstall it`;
-  } else if (!HeadlessGLKernel.isSupported) {
-    reason = process.env.DISPLAY
-      ? `headless-gl could not open a GL context on display ${process.env.DISPLAY}`
-      : 'headless-gl needs an X server and DISPLAY is not set; run under `xvfb-run -a -s "-screen 0 1280x1024x24"`';
-  } else {
-    const features = (HeadlessGLKernel as unknown as { features: { isTextureFloat: boolean; isFloatRead: boolean } }).features;
-    if (!features.isTextureFloat || !features.isFloatRead) {
-      reason = 'the GL context has no float textures (OES_texture_float), which single precision needs';
-    }
-  }
-  glAvailability = { available: reason === null, reason };
-  return glAvailability;
-};
+export const headlessGlAvailability = (): Availability => glAvailability('headlessgl');
 
 export const webAssemblyAvailability = (): Availability =>
   GPU.isWebAssemblySupported
@@ -102,9 +60,13 @@ export const webAssemblyAvailability = (): Availability =>
     : { available: false, reason: 'this JavaScript engine has no WebAssembly with SIMD' };
 
 export const availability = (mode: GpuMode): Availability =>
-  mode === 'headlessgl' ? headlessGlAvailability() : mode === 'webasm' ? webAssemblyAvailability() : { available: true, reason: null };
+  isGlMode(mode) ? glAvailability(mode) : mode === 'webasm' ? webAssemblyAvailability() : { available: true, reason: null };
 
-/** The mode a request resolves to here, and why auto-selection passed over better ones. */
+/**
+ * The mode a request resolves to here, and why auto-selection passed over
+ * better ones: the host's GL modes first (headless GL in Node; WebGL2, then
+ * WebGL, in a browser), then webasm, then cpu.
+ */
 export const resolveMode = (request: GpuModeRequest): { mode: GpuMode; passedOver: string | null } => {
   if (request !== 'auto' && !GPU_MODES.includes(request)) {
     fail('ArgumentError', `gpu.js mode '${String(request)}' is not one of auto, ${GPU_MODES.join(', ')}`);
@@ -114,16 +76,20 @@ export const resolveMode = (request: GpuModeRequest): { mode: GpuMode; passedOve
     if (!a.available) fail('BackendError', `gpu.js mode '${request}' is not available: ${a.reason}`);
     return { mode: request, passedOver: null };
   }
-  const gl = headlessGlAvailability();
-  if (gl.available) return { mode: 'headlessgl', passedOver: null };
-  const wasm = webAssemblyAvailability();
-  if (wasm.available) return { mode: 'webasm', passedOver: `headlessgl: ${gl.reason}` };
-  return { mode: 'cpu', passedOver: `headlessgl: ${gl.reason}; webasm: ${wasm.reason}` };
+  const passed: string[] = [];
+  for (const mode of [...HOST_GL_MODES, 'webasm', 'cpu'] as GpuMode[]) {
+    const a = availability(mode);
+    if (a.available) return { mode, passedOver: passed.length ? passed.join('; ') : null };
+    passed.push(`${mode}: ${a.reason}`);
+  }
+  return { mode: 'cpu', passedOver: passed.join('; ') };
 };
 
 /** The mode gpu.js really runs a kernel in. */
 export const modeOfKernel = (k: unknown): string => {
   if (k instanceof HeadlessGLKernel) return 'headlessgl';
+  if (k instanceof WebGL2Kernel) return 'webgl2';
+  if (k instanceof WebGLKernel) return 'webgl';
   if (k instanceof WebAssemblyKernel) return 'webasm';
   if (k instanceof CPUKernel) return 'cpu';
   return (k as { constructor?: { name?: string } })?.constructor?.name ?? 'unknown';
@@ -185,6 +151,9 @@ export const MAX_CACHED_KERNELS = 512;
 export class Device {
   readonly gpu: GPU;
   private readonly context: GLContext | null = null;
+  /** What the GL context says of itself (null off GL). */
+  readonly glInfo: GlInfo | null = null;
+  private readonly gl: boolean;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   /** The texture size of each texture argument at a kernel's first call. */
   private readonly argSizes = new Map<string, string>();
@@ -193,17 +162,20 @@ export class Device {
   readonly counters: DeviceCounters = { kernels: 0, runs: 0, uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 };
 
   constructor(readonly mode: GpuMode) {
-    if (mode === 'headlessgl') {
-      const create = loadGL().create;
-      const ctx = create ? create(2, 2, { preserveDrawingBuffer: true }) : null;
-      if (!ctx) fail('BackendError', `headless GL could not create a context: ${headlessGlAvailability().reason ?? 'gl() returned null'}`);
+    this.gl = isGlMode(mode);
+    if (isGlMode(mode)) {
+      const made = createGlContext(mode);
+      if ('reason' in made) fail('BackendError', `gpu.js could not make a ${mode} context: ${made.reason}`);
+      const { context: ctx, canvas } = made as { context: GLContext; canvas: unknown };
       this.context = ctx;
+      this.glInfo = glInfoOf(ctx);
       // Count every texture the context makes and frees, kernel-owned ones included.
-      const create0 = ctx!.createTexture.bind(ctx);
-      const delete0 = ctx!.deleteTexture.bind(ctx);
-      ctx!.createTexture = () => { this.liveTextures++; return create0(); };
-      ctx!.deleteTexture = (t: unknown) => { if (t) this.liveTextures--; delete0(t); };
-      this.gpu = new GPU({ mode: 'headlessgl', context: ctx as unknown as NonNullable<ConstructorParameters<typeof GPU>[0]>["context"] });
+      const create0 = ctx.createTexture.bind(ctx);
+      const delete0 = ctx.deleteTexture.bind(ctx);
+      ctx.createTexture = () => { this.liveTextures++; return create0(); };
+      ctx.deleteTexture = (t: unknown) => { if (t) this.liveTextures--; delete0(t); };
+      type Settings = NonNullable<ConstructorParameters<typeof GPU>[0]>;
+      this.gpu = new GPU({ mode, context: ctx as unknown as Settings['context'], ...(canvas ? { canvas: canvas as Settings['canvas'] } : {}) });
     } else {
       this.gpu = new GPU({ mode });
     }
@@ -218,13 +190,13 @@ export class Device {
   run(src: KernelSource, args: readonly unknown[]): Store {
     if (src.subKernels) fail('BackendError', `internal: kernel '${src.name}' has several results; use runMany`);
     const r = this.call(src, args);
-    if (this.mode === 'headlessgl') return this.texture(r, src.name);
+    if (this.gl) return this.texture(r, src.name);
     return flatten(r, sizeOfGrid(src.output), src.name);
   }
 
   /** Runs a kernel with sub-kernels (GL only): its main result, then one per sub-kernel. */
   runMany(src: KernelSource, args: readonly unknown[]): Store[] {
-    if (this.mode !== 'headlessgl' || !src.subKernels) fail('BackendError', `internal: runMany is for GL kernels with sub-kernels ('${src.name}')`);
+    if (!this.gl || !src.subKernels) fail('BackendError', `internal: runMany is for GL kernels with sub-kernels ('${src.name}')`);
     const r = this.call(src, args) as Record<string, unknown>;
     return [r.result, ...src.subKernels!.map((_, i) => r[i])].map((t) => this.texture(t, src.name));
   }
@@ -239,7 +211,7 @@ export class Device {
     const extra = [...(src.native ?? []).map((f) => f.source), src.globals ?? '', ...(src.subKernels ?? [])].join('\n');
     const key = `${src.output.join('x')}\n${src.source}\n${extra}`;
     let k = this.kernels.get(key);
-    if (k && this.mode !== 'headlessgl') {
+    if (k && !this.gl) {
       // Most recently used last, for the eviction below.
       this.kernels.delete(key);
       this.kernels.set(key, k);
@@ -251,7 +223,7 @@ export class Device {
       const grid = [src.output[0], src.output[1] ?? 1, src.output[2] ?? 1];
       const settings = {
         ...KERNEL_SETTINGS, optimizeFloatMemory: src.returns !== 'Array(4)', output: grid,
-        ...(src.native ? { nativeFunctions: src.native.map((f) => ({ ...f })) } : {}),
+        ...(src.native ? { nativeFunctions: src.native.map((f) => ({ name: f.name, source: this.glsl(f.source) })) } : {}),
       };
       // gpu.js takes globals per GPU instance and reads them when it builds a kernel.
       (this.gpu as unknown as { injectedNative: string | null }).injectedNative = src.globals ?? null;
@@ -260,9 +232,9 @@ export class Device {
         : this.gpu.createKernel(src.source, settings);
       this.kernels.set(key, k);
       this.counters.kernels++;
-      if (this.mode !== 'headlessgl' && this.kernels.size > MAX_CACHED_KERNELS) this.evictOldest();
+      if (!this.gl && this.kernels.size > MAX_CACHED_KERNELS) this.evictOldest();
     }
-    if (this.mode === 'headlessgl') {
+    if (this.gl) {
       const sizes = args.map((a) => (a instanceof Texture ? String((a as unknown as { size: ArrayLike<number> }).size) : '-')).join(';');
       const first = this.argSizes.get(key);
       if (first === undefined) this.argSizes.set(key, sizes);
@@ -284,11 +256,19 @@ export class Device {
     return r;
   }
 
+  /**
+   * Native functions are written in GLSL ES 1.0 (WebGL, headless-gl); WebGL2's
+   * GLSL ES 3.0 names the texture fetch `texture`.
+   */
+  private glsl(source: string): string {
+    return this.mode === 'webgl2' ? source.replace(/\btexture2D\(/g, 'texture(') : source;
+  }
+
   /** A device copy of host values. */
   upload(data: Float32Array, copyKernel: KernelSource): Store {
     this.counters.uploads++;
     this.counters.uploadBytes += data.byteLength;
-    return this.mode === 'headlessgl' ? this.run(copyKernel, [data]) : data.slice();
+    return this.gl ? this.run(copyKernel, [data]) : data.slice();
   }
 
   /** The first `size` values of a store, as a new host array. */
@@ -382,6 +362,6 @@ export class Device {
     this.dead = true;
     for (const k of this.kernels.values()) (k as unknown as { destroy(remove?: boolean): void }).destroy(true);
     this.kernels.clear();
-    if (this.context) this.context.getExtension('STACKGL_destroy_context')?.destroy?.();
+    if (this.context) destroyGlContext(this.context);
   }
 }

@@ -4,6 +4,7 @@
  *
  *   const gpu0 = createGpuBackend();                  // headless GL if it works here, else webasm, else cpu
  *   const gpu1 = createGpuBackend({ mode: 'headlessgl' }); // or fail with the reason GL is missing
+ *   const gpu2 = createGpuBackend({ mode: 'webgl2' });     // in a browser (the page, npm run web)
  *   gpu0.mode                                          // the mode gpu.js really runs
  *
  * Tensors stay on the device between kernels (pipeline textures on GL); the
@@ -24,12 +25,12 @@ import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, Sg
 import { outSize, own } from '../../core/backend.ts';
 import { fail } from '../../core/errors.ts';
 import { type Shape, sameShape, shapeString, sizeOf, Tensor } from '../../core/tensor.ts';
-import { Device, type DeviceCounters, type GpuMode, type GpuModeRequest, resolveMode, type Store } from './device.ts';
+import { Device, type DeviceCounters, type GlInfo, type GpuMode, type GpuModeRequest, isGlMode, resolveMode, type Store } from './device.ts';
 import * as K from './kernels.ts';
 import * as L from './lowering.ts';
 
-export type { GpuMode, GpuModeRequest } from './device.ts';
-export { availability, GPU_MODES, headlessGlAvailability } from './device.ts';
+export type { GlInfo, GlMode, GpuMode, GpuModeRequest } from './device.ts';
+export { availability, GL_MODES, GPU_MODES, headlessGlAvailability, isGlMode } from './device.ts';
 
 export interface GpuBackendOptions {
   /** 'auto' (default): headless GL where it works, else webasm, else cpu. */
@@ -68,6 +69,8 @@ export interface GpuBackend extends Backend {
   readonly passedOver: string | null;
   /** GL textures alive in this context (null off GL); see GpuStats.textures. */
   textureCount(): number | null;
+  /** What the GL context says of itself: renderer, version, float precision (null off GL). */
+  readonly glInfo: GlInfo | null;
   /** Kernels compiled so far (one per distinct kernel and shape). */
   kernelCount(): number;
   stats(): GpuStats;
@@ -93,6 +96,8 @@ class GpuJsBackend implements GpuBackend {
   readonly passedOver: string | null;
   private readonly device: Device;
   private readonly dialect: K.Dialect;
+  /** Whether this context runs GLSL (headless-gl, WebGL2 or WebGL). */
+  private readonly gl: boolean;
   private live = 0;
 
   constructor(readonly requested: GpuModeRequest, name?: string, readonly convolution: ConvolutionMethod = 'auto') {
@@ -101,6 +106,7 @@ class GpuJsBackend implements GpuBackend {
     this.mode = mode;
     this.passedOver = passedOver;
     this.device = new Device(mode);
+    this.gl = isGlMode(mode);
     this.dialect = mode === 'webasm' ? K.WASM : K.GLSL;
     this.name = name ?? `gpu.js ${mode} #${contexts}`;
     contexts++;
@@ -152,7 +158,7 @@ class GpuJsBackend implements GpuBackend {
 
   /** The lowering of this convolution when GL should compute it as products, else null. */
   private lowered(xShape: Shape, wShape: Shape, p: ConvParams): L.Lowering | null {
-    if (this.mode !== 'headlessgl' || this.convolution === 'direct') return null;
+    if (!this.gl || this.convolution === 'direct') return null;
     const l = L.lowering(xShape, wShape, p);
     return this.convolution === 'lowered' || L.loweredTexels(l) <= LOWERED_TEXELS_MAX ? l : null;
   }
@@ -253,6 +259,10 @@ class GpuJsBackend implements GpuBackend {
     return this.live;
   }
 
+  get glInfo(): GlInfo | null {
+    return this.device.glInfo;
+  }
+
   textureCount(): number | null {
     return this.device.textureCount();
   }
@@ -330,7 +340,7 @@ class GpuJsBackend implements GpuBackend {
     if (b.shape.length !== 1 || b.shape[0] !== w.shape[0]) shapeFail(`bias ${shapeString(b.shape)} does not match ${w.shape[0]} filters`);
     const l = this.lowered(x.shape, w.shape, p);
     if (l) return this.make(yShape, this.conv2dLowered(l, args[0], args[1], args[2]));
-    if (this.mode === 'headlessgl') return this.runBlocked(K.conv2dBlocked(x.shape, w.shape, p), yShape, args);
+    if (this.gl) return this.runBlocked(K.conv2dBlocked(x.shape, w.shape, p), yShape, args);
     return this.run(K.conv2d(this.dialect, x.shape, w.shape, p), yShape, args);
   }
 
@@ -340,7 +350,7 @@ class GpuJsBackend implements GpuBackend {
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
     const l = this.lowered(xShape, w.shape, p);
     if (l) return this.make(xShape, this.conv2dGradInputLowered(l, args[0], args[1]));
-    if (this.mode === 'headlessgl' && p.stride === 1) return this.runBlocked(K.conv2dGradInputBlocked(dy.shape, w.shape, xShape, p), xShape, args);
+    if (this.gl && p.stride === 1) return this.runBlocked(K.conv2dGradInputBlocked(dy.shape, w.shape, xShape, p), xShape, args);
     return this.run(K.conv2dGradInput(this.dialect, dy.shape, w.shape, xShape, p), xShape, args);
   }
 
@@ -350,7 +360,7 @@ class GpuJsBackend implements GpuBackend {
     if (!sameShape(dy.shape, yShape)) shapeFail(`dy ${shapeString(dy.shape)} is not the output shape ${shapeString(yShape)}`);
     const l = this.lowered(x.shape, wShape, p);
     if (l) return this.make(wShape, this.conv2dGradFilterLowered(l, args[0], args[1]));
-    if (this.mode === 'headlessgl') return this.runBlocked(K.conv2dGradFilterBlocked(x.shape, dy.shape, wShape, p), wShape, args);
+    if (this.gl) return this.runBlocked(K.conv2dGradFilterBlocked(x.shape, dy.shape, wShape, p), wShape, args);
     return this.run(K.conv2dGradFilter(this.dialect, x.shape, dy.shape, wShape, p), wShape, args);
   }
 
@@ -368,7 +378,7 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`linear takes x [N, K], w [M, K], b [M]; got ${shapeString(x.shape)}, ${shapeString(w.shape)}, ${shapeString(b.shape)}`);
     }
     const yShape = [x.shape[0], w.shape[0]];
-    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0 && x.shape[0] >= 4) {
+    if (this.gl && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0 && x.shape[0] >= 4) {
       // y = x w^T is a product (lowering.ts) with the batch as its rows and the units as
       // its columns. Below four images its 4x4 tiles would be mostly empty, and the
       // kernel below, four units a thread, is faster (fc6 at batch 1: 26 against 33 ms).
@@ -377,7 +387,7 @@ class GpuJsBackend implements GpuBackend {
       const c = this.withTemps((_, texels) => this.product(1, N, M, Kx / 4, texels(args[0]), texels(args[1])));
       return this.make(yShape, this.fromProduct(c, L.matrixFromProduct(N, M, true), [args[2]]));
     }
-    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearVec4(x.shape, w.shape), yShape, [x, w, b], [0, 1, 2]));
+    if (this.gl && x.shape[1] % 4 === 0 && w.shape[0] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearVec4(x.shape, w.shape), yShape, [x, w, b], [0, 1, 2]));
     return this.run(K.linear(this.dialect, x.shape, w.shape), yShape, args);
   }
 
@@ -387,7 +397,7 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`linearGradInput takes dy [N, M] and w [M, K]; got ${shapeString(dy.shape)} and ${shapeString(w.shape)}`);
     }
     const xShape = [dy.shape[0], w.shape[1]];
-    if (this.mode === 'headlessgl' && dy.shape[1] % 4 === 0 && w.shape[1] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearGradInputVec4(dy.shape, w.shape), xShape, [dy, w], [0, 1]));
+    if (this.gl && dy.shape[1] % 4 === 0 && w.shape[1] % 4 === 0) return this.byColumnBlocks(this.runVec4(K.linearGradInputVec4(dy.shape, w.shape), xShape, [dy, w], [0, 1]));
     return this.run(K.linearGradInput(this.dialect, dy.shape, w.shape), xShape, args);
   }
 
@@ -397,7 +407,7 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`linearGradWeight takes x [N, K] and dy [N, M]; got ${shapeString(x.shape)} and ${shapeString(dy.shape)}`);
     }
     const wShape = [dy.shape[1], x.shape[1]];
-    if (this.mode === 'headlessgl' && x.shape[1] % 4 === 0) return this.runVec4(K.linearGradWeightVec4(x.shape, dy.shape), wShape, [x, dy], [0]);
+    if (this.gl && x.shape[1] % 4 === 0) return this.runVec4(K.linearGradWeightVec4(x.shape, dy.shape), wShape, [x, dy], [0]);
     return this.run(K.linearGradWeight(this.dialect, x.shape, dy.shape), wShape, args);
   }
 
@@ -511,7 +521,7 @@ class GpuJsBackend implements GpuBackend {
       shapeFail(`sgdUpdate needs w, v, g of one shape, got ${shapeString(w.shape)}, ${shapeString(v.shape)}, ${shapeString(g.shape)}`);
     }
     const n = sizeOf(w.shape);
-    if (this.mode === 'headlessgl') {
+    if (this.gl) {
       const vNext4 = this.runVec4(K.sgdVelocityVec4(n), w.shape, [w, v, g, p.momentum, p.weightDecay * p.lr, p.lr], [0, 1, 2]);
       return { w: this.runVec4(K.sgdWeightVec4(n), w.shape, [w, vNext4], [0, 1]), v: vNext4 };
     }
