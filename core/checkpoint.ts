@@ -21,13 +21,13 @@
  * Files are written atomically: to a temporary file beside the target, flushed
  * to disk, then renamed over it. A crash mid-write leaves the old file whole.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, type NetSpec } from './alexnet.ts';
 import type { Preprocessing } from './data/augment.ts';
 import { type AlexnetError, checkpointError } from './errors.ts';
 import { checkParams, type Params } from './params.ts';
+import { sha256Hex } from './sha256.ts';
 import { sizeOf, Tensor } from './tensor.ts';
 import type { TrainConfig, TrainState } from './train/loop.ts';
 
@@ -60,13 +60,11 @@ export const encodeSafetensors = (tensors: ReadonlyMap<string, Tensor>, metadata
   }
   const { sha256: _old, ...meta } = metadata;
   header.__metadata__ = meta;
-  const hash = createHash('sha256').update(JSON.stringify(header));
-  for (const p of parts) hash.update(p);
-  header.__metadata__ = { ...meta, sha256: hash.digest('hex') };
+  header.__metadata__ = { ...meta, sha256: sha256Hex([JSON.stringify(header), ...parts]) };
   let json = JSON.stringify(header);
-  const headerBytes = Buffer.byteLength(json, 'utf8');
+  const headerBytes = new TextEncoder().encode(json).length;
   json += ' '.repeat((8 - ((8 + headerBytes) % 8)) % 8);
-  const jsonBytes = Buffer.from(json, 'utf8');
+  const jsonBytes = new TextEncoder().encode(json);
   const out = new Uint8Array(8 + jsonBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(jsonBytes.length), true);
   out.set(jsonBytes, 8);
@@ -83,7 +81,7 @@ export const decodeSafetensors = (buf: Uint8Array, what: string): E.Either<Alexn
   if (n < 2 || 8 + n > buf.length) return bad(`the header claims ${n} bytes but the file has ${buf.length - 8} after the length field (truncated or not safetensors)`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, n).toString('utf8'));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(buf.buffer, buf.byteOffset + 8, n)));
   } catch (e) {
     return bad(`the header is not JSON (${(e as Error).message})`);
   }
@@ -114,7 +112,7 @@ export const decodeSafetensors = (buf: Uint8Array, what: string): E.Either<Alexn
   if (at !== data.length) return bad(`${data.length - at} bytes after the last tensor`);
   if (metadata.sha256 !== undefined) {
     const { sha256, ...meta } = metadata;
-    const digest = createHash('sha256').update(JSON.stringify({ ...header, __metadata__: meta })).update(data).digest('hex');
+    const digest = sha256Hex([JSON.stringify({ ...header, __metadata__: meta }), data]);
     if (digest !== sha256) return bad('its contents do not match the SHA-256 recorded in the header (the file is damaged)');
   }
   const tensors = new Map<string, Tensor>();
