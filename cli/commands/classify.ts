@@ -7,11 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
-import { centreView, tenCropViews } from '../../core/data/augment.ts';
-import { type Dataset, pad } from '../../core/data/dataset.ts';
+import { classify, imageSideOf } from '../../core/classify.ts';
 import { loadImage } from '../../core/data/image-folder.ts';
 import { argumentError, orThrow } from '../../core/errors.ts';
-import { averagedProbabilities } from '../../core/train/evaluate.ts';
 import { choiceFlag, intFlag } from '../args.ts';
 import type { Command } from '../command.ts';
 import { checkpointHelp, checkpointOptions, networkOf, openCheckpoint } from '../trained.ts';
@@ -39,20 +37,13 @@ export const command: Command = {
     const top = intFlag('top', v.top, 5, 1);
     const crops = choiceFlag('crops', v.crops, ['10', '1'] as const, '10');
     const ck = openCheckpoint(v);
-    const { channels, size, crop } = ck.prep;
-    const border = ck.data.kind === 'idx' ? ck.data.pad : 0;
-    const pixels = orThrow(await loadImage(positionals[0], size - 2 * border, channels as 1 | 3));
-    const one: Dataset = pad({
-      name: positionals[0], classNames: ck.classNames, channels, size: size - 2 * border, count: 1, pixels, labels: Int32Array.of(0),
-    }, border);
+    const pixels = orThrow(await loadImage(positionals[0], imageSideOf(ck), ck.prep.channels as 1 | 3));
     const { net, note } = await networkOf(ck, v);
     if (note) console.error(`note: ${note}`);
-    const views = crops === '10' ? tenCropViews(size, crop) : [centreView(size, crop)];
-    const probs = averagedProbabilities(net, one, [0], ck.prep, views);
+    const ranked = classify(net, ck, pixels, { top, crops: crops === '10' ? 10 : 1, name: positionals[0] });
     net.dispose();
-    const ranked = Array.from(probs.data, (p, k) => ({ p, k })).sort((a, b) => b.p - a.p).slice(0, top);
-    const width = Math.max(...ranked.map((r) => ck.classNames[r.k].length));
-    for (const r of ranked) console.log(`${ck.classNames[r.k].padEnd(width)}  ${(100 * r.p).toFixed(2).padStart(6)}%`);
+    const width = Math.max(...ranked.map((r) => r.label.length));
+    for (const r of ranked) console.log(`${r.label.padEnd(width)}  ${(100 * r.probability).toFixed(2).padStart(6)}%`);
     return 0;
   },
 };
