@@ -12,13 +12,11 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MODELS, modelByName, type NetSpec } from '../../core/alexnet.ts';
 import { orThrow } from '../../core/errors.ts';
-import { shapeString } from '../../core/tensor.ts';
 import { KERNELS, type KernelName } from '../../properties/kit/kernels.ts';
-import {
-  compareRuns, describePlacement, formatReport, type InitKind, runPlacement, transferSummary, verificationInput, verificationParams,
-} from '../../properties/kit/network.ts';
-import { formatKernelPhase, type KernelPhase, kernelOk, type NetworkPhase, networkOk, toJson, toJunit, type VerifyResult } from '../../properties/kit/report.ts';
-import { drawSeed, verifyKernels } from '../../properties/kit/run.ts';
+import type { InitKind } from '../../properties/kit/network.ts';
+import { toJson, toJunit } from '../../properties/kit/report.ts';
+import { drawSeed } from '../../properties/kit/run.ts';
+import { verifySession } from '../../properties/kit/session.ts';
 import { BUILTIN_SPECS, type Made, makeBackend, parsePlacement } from '../../properties/kit/specs.ts';
 import { choiceFlag, intFlag } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -130,78 +128,23 @@ export const command: Command = {
     const batch = intFlag('batch', values.batch, 2, 1);
     const init = choiceFlag<InitKind>('init', values.init, ['scaled', 'paper'], 'scaled');
     const spec: NetSpec | null = network === 'none' ? null : orThrow(modelByName(network));
-    const against = againstSpecs.join(',');
 
     const made: Made[] = [];
     const make = async (s: string, name: string) => { const m = await makeBackend(s, name); made.push(m); return m; };
-    const t0 = performance.now();
     try {
       const oracle = await make(againstSpecs[0], `${againstSpecs[0]} (oracle)`);
       const subjects = await Promise.all(placement.map((s, t) => make(s, placement.length === 2 ? `${s} tower ${t}` : s)));
-      console.log(`alexnet verify: ${placement.join(',')} against ${against}; kernels: ${kernels.length === KERNELS.length ? 'all' : kernels.join(', ')}; seed ${seed}`);
-      subjects.forEach((m, t) => console.log(`  ${placement.length === 2 ? `tower ${t}` : 'checked'}: ${m.detail}`));
-      console.log(`  oracle: ${oracle.detail}`);
-
-      const phases: KernelPhase[] = [];
-      for (const [i, subject] of subjects.entries()) {
-        if (placement.indexOf(placement[i]) !== i) continue; // each distinct spec once
-        console.log('');
-        const results = verifyKernels(subject.backend, oracle.backend, {
-          kernels, seed, replay: values.replay, ...cases,
-          onKernel: (r) => process.stderr.write(`  ${subject.spec} ${r.kernel}: ${r.verdict} (${r.cases} cases, ${r.seconds.toFixed(1)} s)\n`),
-        });
-        const phase = { spec: subject.spec, detail: subject.detail, results };
-        phases.push(phase);
-        console.log(formatKernelPhase(phase, against));
-      }
-
-      let net: NetworkPhase | null = null;
-      if (spec && values.replay === undefined) {
-        const againstPlacement = againstSpecs.length === placement.length ? againstSpecs : placement.map(() => againstSpecs[0]);
-        // Tower 0 of the trusted placement is the kernel phase's oracle itself.
-        const A = await Promise.all(againstPlacement.map(async (s, t) => (t === 0 ? oracle.backend : (await make(s, `${s} (oracle) tower ${t}`)).backend)));
-        const B = subjects.map((m) => m.backend);
-        const params = verificationParams(spec, seed >>> 0, init);
-        const input = verificationInput(spec, batch, seed >>> 0, !values['no-dropout']);
-        console.log('');
-        console.log(`network: ${spec.name}, input ${shapeString(input.x.shape)}, ${init} init, ${input.train ? 'training pass (dropout on)' : 'inference pass'}`);
-        console.log(`  A (trusted): ${describePlacement(A)}`);
-        console.log(`  B (checked): ${describePlacement(B)}`);
-        const n0 = performance.now();
-        try {
-          const a = runPlacement(spec, params, A, input);
-          console.log(`  A ran in ${a.seconds.toFixed(1)} s; transfers: ${transferSummary(a.transfers)}`);
-          const b = runPlacement(spec, params, B, input);
-          console.log(`  B ran in ${b.seconds.toFixed(1)} s; transfers: ${transferSummary(b.transfers)}`);
-          const report = compareRuns(spec, batch, a, b);
-          console.log('');
-          console.log(formatReport(report));
-          console.log('rel = |A - B| / (max|A| + |A|) elementwise; a value passes when rel <= rtol.');
-          net = { model: spec.name, placement, against: againstPlacement, batch, report, seconds: (performance.now() - n0) / 1000 };
-        } catch (e) {
-          const error = (e as Error).message.split('\n')[0];
-          console.log(`  the training pass threw: ${error}`);
-          net = { model: spec.name, placement, against: againstPlacement, batch, report: null, error, seconds: (performance.now() - n0) / 1000 };
-        }
-      }
-
-      const bad = phases.flatMap((p) => p.results.filter((r) => !kernelOk(r)).map((r) => `${p.spec} ${r.kernel}`));
-      const ok = bad.length === 0 && networkOk(net);
-      const result: VerifyResult = {
-        backend: placement.join(','), against, oracle: oracle.detail, seed, kernels: phases, network: net, ok,
-        seconds: (performance.now() - t0) / 1000,
-      };
+      const againstTower = againstSpecs.length === placement.length ? againstSpecs[1] : againstSpecs[0];
+      const result = await verifySession({
+        subjects, oracle, against: againstSpecs, kernels, seed, replay: values.replay, ...cases,
+        oracleTower: async () => (await make(againstTower, `${againstTower} (oracle) tower 1`)).backend,
+        network: spec, batch, init, train: !values['no-dropout'],
+        print: (line) => console.log(line),
+        progress: (line) => process.stderr.write(`  ${line}\n`),
+      });
       if (values.json) writeFileSync(values.json, toJson(result));
       if (values.junit) writeFileSync(values.junit, toJunit(result));
-      console.log('');
-      const kernelCount = phases.reduce((s, p) => s + p.results.length, 0);
-      if (ok) {
-        console.log(`verdict: PASS (${kernelCount} kernel checks${net ? ` and the ${net.model} training pass` : ''} agree with ${against} within float32 tolerance; ${result.seconds.toFixed(0)} s)`);
-      } else {
-        const what = [...bad, ...(networkOk(net) ? [] : [`the ${net!.model} training pass`])];
-        console.log(`verdict: FAIL (${what.join(', ')})`);
-      }
-      return ok ? 0 : 1;
+      return result.ok ? 0 : 1;
     } finally {
       for (const m of made) m.close();
     }

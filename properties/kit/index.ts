@@ -13,6 +13,7 @@ export * from './kernels.ts';
 export * from './run.ts';
 export * from './network.ts';
 export * from './report.ts';
+export * from './session.ts';
 export * from './specs.ts';
 export * from './tolerance.ts';
 export * from './values.ts';
