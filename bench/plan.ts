@@ -20,6 +20,11 @@
  * both) run at batch 1 only. Every measurement has `warmup` untimed runs and
  * then timed runs: `repeats` of them, or fewer once `budgetMs` is spent, never
  * fewer than `minRepeats`. Anything skipped is recorded with the reason.
+ *
+ * The browser subjects are measured by the page (`npm run web`, Bench) with
+ * the same sequence (bench/measure.ts) under the `BROWSER` plan; `npm run
+ * bench` runs only the Node subjects, and takes the page's records in with
+ * `--report --import`.
  */
 import type { SgdParams } from '../core/backend.ts';
 import type { PlanRecord } from './record.ts';
@@ -33,12 +38,17 @@ export type SubjectId =
   | 'tfjs-webgl'
   | 'tfjs-wasm'
   | 'tfjs-cpu'
-  | 'pytorch';
+  | 'pytorch'
+  | 'browser-gpujs-2ctx'
+  | 'browser-gpujs-1ctx'
+  | 'browser-tfjs-webgl';
 
 export interface SubjectDef {
   readonly id: SubjectId;
   readonly label: string;
   readonly kind: 'ours' | 'peer';
+  /** Who measures it: a worker of `npm run bench` in Node, or the page in a browser. */
+  readonly where: 'node' | 'browser';
   /** Batch 1 only (plain JavaScript loops: larger batches take minutes). */
   readonly slow: boolean;
   /** Needs an X display for headless GL. */
@@ -51,20 +61,27 @@ export interface SubjectDef {
 }
 
 export const SUBJECTS: readonly SubjectDef[] = [
-  { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts (one per tower)', kind: 'ours', slow: false, gl: true },
-  { id: 'gpujs-gl-1ctx', label: 'gpu.js headlessgl, 1 context (grouped)', kind: 'ours', slow: false, gl: true },
-  { id: 'gpujs-webasm', label: 'gpu.js webasm, 1 context (grouped)', kind: 'ours', slow: false, gl: false },
-  { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products, a thread per core), 1 context (grouped)', kind: 'ours', slow: false, gl: false },
-  { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', slow: true, gl: false },
-  { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', slow: false, gl: true },
-  { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', slow: false, gl: false },
+  { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts (one per tower)', kind: 'ours', where: 'node', slow: false, gl: true },
+  { id: 'gpujs-gl-1ctx', label: 'gpu.js headlessgl, 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: true },
+  { id: 'gpujs-webasm', label: 'gpu.js webasm, 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: false },
+  { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products, a thread per core), 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: false },
+  { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', where: 'node', slow: true, gl: false },
+  { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', where: 'node', slow: false, gl: true },
+  { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', where: 'node', slow: false, gl: false },
   {
-    id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', slow: true, gl: false,
+    id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', where: 'node', slow: true, gl: false,
     forwardOnly: 'TF.js cpu computes a convolution\'s filter gradient (Conv2DBackpropFilter) one output at a time over the whole batch and image, tens of seconds a call on these shapes; its backward kernels and training are measured with --thorough',
   },
   // In a python process of its own (bench/peers/torch.ts); no per-layer profile.
-  { id: 'pytorch', label: 'PyTorch (CPU, float32, a thread per core)', kind: 'peer', slow: false, gl: false },
+  { id: 'pytorch', label: 'PyTorch (CPU, float32, a thread per core)', kind: 'peer', where: 'node', slow: false, gl: false },
+  // Measured by the page, on the browser's WebGL2 (gl: false: no X display involved).
+  { id: 'browser-gpujs-2ctx', label: 'gpu.js webgl2 in the browser, 2 contexts (one per tower)', kind: 'ours', where: 'browser', slow: false, gl: false },
+  { id: 'browser-gpujs-1ctx', label: 'gpu.js webgl2 in the browser, 1 context (grouped)', kind: 'ours', where: 'browser', slow: false, gl: false },
+  { id: 'browser-tfjs-webgl', label: 'TF.js webgl in the browser', kind: 'peer', where: 'browser', slow: false, gl: false },
 ];
+
+export const NODE_SUBJECTS: readonly SubjectDef[] = SUBJECTS.filter((s) => s.where === 'node');
+export const BROWSER_SUBJECTS: readonly SubjectDef[] = SUBJECTS.filter((s) => s.where === 'browser');
 
 export const PEERS: readonly SubjectId[] = SUBJECTS.filter((s) => s.kind === 'peer').map((s) => s.id);
 
@@ -94,7 +111,7 @@ export const FULL: Plan = {
   capMs: 45_000,
   kernelCapMs: 10_000,
   sgd: SGD,
-  subjects: SUBJECTS.map((s) => s.id),
+  subjects: NODE_SUBJECTS.map((s) => s.id),
   subjectTimeoutMs: 10 * 60_000,
 };
 
@@ -115,6 +132,20 @@ export const QUICK: Plan = {
   sgd: SGD,
   subjects: ['cpu', 'tfjs-wasm'],
   subjectTimeoutMs: 60_000,
+};
+
+/**
+ * The page's run: FULL's batches and caps, so that the same measurements are
+ * made or skipped for the same reasons, with fewer timed runs and a smaller
+ * budget per measurement, so that a run in a tab that is being watched stays
+ * short. `subjectTimeoutMs` is for the page to apply.
+ */
+export const BROWSER: Plan = {
+  ...FULL,
+  repeats: 3,
+  budgetMs: 8_000,
+  subjects: BROWSER_SUBJECTS.map((s) => s.id),
+  subjectTimeoutMs: 10 * 60_000,
 };
 
 /** Batches a subject measures under a plan, and what it leaves out and why. */

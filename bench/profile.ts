@@ -10,7 +10,7 @@
  * its readback.
  */
 import type { KernelRow, Pass, Profile } from './record.ts';
-import { now, summarise } from './stats.ts';
+import { drain, now, summarise } from './stats.ts';
 
 export interface KernelCase<H> {
   readonly layer: string;
@@ -54,7 +54,21 @@ export const profile = <H>(
   plan: ProfilePlan,
   progress?: (line: string) => void,
   checkpoint?: (sofar: Profile) => void,
-): Profile => {
+): Profile => drain(profileSteps(batch, layers, s, plan, progress, checkpoint));
+
+/**
+ * `profile` one kernel at a time: the generator stops after each kernel's
+ * runs, between timed spans, so that a caller can hand the thread back there
+ * (a page repaints); it returns the profile.
+ */
+export function* profileSteps<H>(
+  batch: number,
+  layers: readonly LayerCases<H>[],
+  s: Syncer<H>,
+  plan: ProfilePlan,
+  progress?: (line: string) => void,
+  checkpoint?: (sofar: Profile) => void,
+): Generator<void, Profile, void> {
   const syncTimes: number[] = [];
   const rows: KernelRow[] = [];
   const current = (): Profile => ({ batch, syncMs: syncTimes.length >= 2 ? summarise(syncTimes) : null, kernels: [...rows] });
@@ -63,13 +77,14 @@ export const profile = <H>(
       for (const c of layer.make()) {
         timeCase(c, s, plan, rows, syncTimes, progress);
         checkpoint?.(current());
+        yield;
       }
     } finally {
       layer.release();
     }
   }
   return current();
-};
+}
 
 const timeCase = <H>(c: KernelCase<H>, s: Syncer<H>, plan: ProfilePlan, rows: KernelRow[], syncTimes: number[], progress?: (line: string) => void): void => {
   {

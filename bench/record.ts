@@ -5,27 +5,49 @@
  * was asked to do (the plan), and every figure: throughput per subject and
  * batch, and the per-layer, per-kernel profile. Every timed figure is a `Stat`
  * (median, min, max of n >= 2 timed runs after warm-up).
+ *
+ * Nothing here touches Node, so that the browser page builds and checks its
+ * records with the same code (bench/browser-record.ts); the history file is
+ * read and written by bench/history.ts.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { alexnet, describe, macCount } from '../core/alexnet.ts';
+import { orThrow } from '../core/errors.ts';
+import { type Plan, planRecord } from './plan.ts';
 import type { Stat } from './stats.ts';
 
 export const SCHEMA = 1;
 
 export interface Machine {
-  /** What identifies the machine across runs: CPU model, cores and GL renderer. */
+  /**
+   * What identifies the machine across runs: CPU model, cores and GL renderer;
+   * for a run in a browser, `browser:` and the browser, OS, cores and WebGL
+   * renderer (see BROWSER_KEY), so that it is never taken for a Node machine.
+   */
   readonly key: string;
+  /** The CPU model; a page cannot read it, so a browser record says how many logical cores it saw. */
   readonly cpu: string;
   readonly cores: number;
-  readonly memoryGiB: number;
+  /** Null where the machine does not say (a page reads at most a rounded navigator.deviceMemory, and only in some browsers). */
+  readonly memoryGiB: number | null;
   readonly os: string;
+  /** The Node version; for a run in a browser, the browser's name and version. */
   readonly node: string;
-  /** The GL renderer headless-gl gets, or null with the reason in glNote. */
+  /** The GL renderer headless-gl (or the page's WebGL2 context) gets, or null with the reason in glNote. */
   readonly gl: string | null;
   readonly glNote?: string;
-  /** 1-minute load average when the run began and ended (other work on the machine skews figures). */
-  readonly load: { readonly start: number; readonly end: number };
+  /** For a run in a browser: the page's navigator.userAgent. */
+  readonly userAgent?: string;
+  /**
+   * 1-minute load average when the run began and ended (other work on the
+   * machine skews figures); absent from a browser record, since a page cannot read it.
+   */
+  readonly load?: { readonly start: number; readonly end: number };
 }
+
+/** How a browser record's machine key begins. */
+export const BROWSER_KEY = 'browser:';
+
+export const inBrowser = (r: BenchRecord): boolean => r.machine.key.startsWith(BROWSER_KEY);
 
 export type ThroughputKind = 'inference' | 'training';
 
@@ -117,6 +139,8 @@ export interface BenchRecord {
   /** Uncommitted changes in the tree when the run began. */
   readonly dirty: boolean;
   readonly command: string;
+  /** For a run in a browser: the address of the page that measured it. */
+  readonly url?: string;
   readonly machine: Machine;
   readonly plan: PlanRecord;
   readonly model: {
@@ -172,26 +196,49 @@ export const regressions = (current: Omit<BenchRecord, 'flags'>, history: readon
   return flags;
 };
 
-// ---- history file -----------------------------------------------------------
+// ---- assembling a record -----------------------------------------------------
 
-export const readHistory = (file: string): BenchRecord[] => {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as BenchRecord;
-      } catch (e) {
-        throw new Error(`${file}, line ${i + 1}: not a JSON record (${(e as Error).message})`);
-      }
-    });
+/** What a run knows when it has measured its subjects. */
+export interface RunFacts {
+  readonly date: string;
+  readonly commit: string;
+  readonly dirty: boolean;
+  readonly command: string;
+  readonly url?: string;
+  readonly machine: Machine;
+  readonly plan: Plan;
+  readonly subjects: readonly SubjectResult[];
+  readonly wallSeconds: number;
+}
+
+/** The network every run measures, as `alexnet info` describes it. */
+export const modelRecord = (): BenchRecord['model'] => {
+  const spec = alexnet();
+  const rows = orThrow(describe(spec));
+  return { name: spec.name, input: spec.input, macsPerImage: macCount(rows), layers: rows.map((r) => ({ name: r.name, macs: r.macs })) };
 };
 
-export const appendRecord = (file: string, r: BenchRecord): void => {
-  mkdirSync(dirname(file), { recursive: true });
-  appendFileSync(file, JSON.stringify(r) + '\n');
-};
+/**
+ * A record without its flags (those need the history): the run's facts, the
+ * schema, the plan as recorded and the model, filled in the same way for a run
+ * in Node (bench/run.ts) and one in the browser (bench/browser-record.ts).
+ */
+export const recordOf = (o: RunFacts): Omit<BenchRecord, 'flags'> => ({
+  schema: SCHEMA,
+  date: o.date,
+  commit: o.commit,
+  dirty: o.dirty,
+  command: o.command,
+  ...(o.url !== undefined ? { url: o.url } : {}),
+  machine: o.machine,
+  plan: planRecord(o.plan),
+  model: modelRecord(),
+  subjects: o.subjects,
+  wallSeconds: o.wallSeconds,
+});
+
+/** Two records of the same run: the same start, commit and machine. */
+export const sameRun = (a: BenchRecord, b: BenchRecord): boolean => a.date === b.date && a.commit === b.commit && a.machine.key === b.machine.key;
 
 // ---- validation (the suite's own check of what it writes) ----------------------
 
@@ -212,7 +259,11 @@ export const validateRecord = (r: unknown): string[] => {
   if (typeof o.commit !== 'string' || o.commit.length === 0) bad.push('commit is missing');
   const m = o.machine;
   if (!m || typeof m.cpu !== 'string' || !(m.cores >= 1) || typeof m.node !== 'string' || typeof m.key !== 'string') bad.push('machine description is incomplete (cpu, cores, node, key)');
-  else if (m.gl === null && typeof m.glNote !== 'string') bad.push('machine.gl is null without a glNote saying why');
+  else {
+    if (m.gl === null && typeof m.glNote !== 'string') bad.push('machine.gl is null without a glNote saying why');
+    if (m.load !== undefined && !(Number.isFinite(m.load?.start) && Number.isFinite(m.load?.end))) bad.push('machine.load is not a start and end load average');
+    if (m.key.startsWith(BROWSER_KEY) !== (m.load === undefined)) bad.push(m.load === undefined ? 'machine.load is missing (only a browser record, key browser:..., has none)' : 'a browser record (key browser:...) has a load average, which a page cannot read');
+  }
   if (!o.plan || !['full', 'quick'].includes(o.plan.mode)) bad.push('plan.mode is not full or quick');
   if (!o.model || !(o.model.macsPerImage > 0) || !Array.isArray(o.model.layers)) bad.push('model description is incomplete');
   if (!Array.isArray(o.subjects) || o.subjects.length === 0) return [...bad, 'no subjects'];

@@ -12,6 +12,12 @@
  * - docs/performance.md: the block between the bench markers gets the latest
  *   throughput table and the command that produced it.
  *
+ * "The latest" is the latest record of a Node run: records made in a browser
+ * (imported with `--import`; machine key `browser:...`) get a section of
+ * their own in RESULTS.md, one per browser and machine, and their own block
+ * in docs/performance.md (between the bench:browser markers, added after the
+ * Node block the first time), and never replace the Node figures.
+ *
  * SVG is written by hand: no plotting dependency, and the files diff as text.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,14 +25,17 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SUBJECTS } from './plan.ts';
 import { summariseLayers } from './profile.ts';
-import { type BenchRecord, readHistory, throughputKey } from './record.ts';
-import { dominantLines, flagLines, kernelTable, layerTable, machineLine, notAvailableLines, num, throughputTable } from './table.ts';
+import { readHistory } from './history.ts';
+import { type BenchRecord, inBrowser, throughputKey } from './record.ts';
+import { dominantLines, flagLines, kernelTable, layerTable, machineLine, machineName, notAvailableLines, num, throughputTable } from './table.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
 
 export const README_START = '<!-- bench:latest:start -->';
 export const README_END = '<!-- bench:latest:end -->';
+export const BROWSER_START = '<!-- bench:browser:start -->';
+export const BROWSER_END = '<!-- bench:browser:end -->';
 
 const COLOURS: Record<string, string> = {
   'gpujs-gl-2ctx': '#1f77b4',
@@ -102,7 +111,7 @@ export const throughputChart = (records: readonly BenchRecord[]): string => {
     body.push(...yAxis(a, left, top, panelH, plotW, 'img/s'));
     records.forEach((r, i) => body.push(`<text x="${xOf(i)}" y="${top + panelH + 14}" font-size="9" text-anchor="middle" ${FONT}>${esc(r.commit.slice(0, 7))}</text>`
       + `<text x="${xOf(i)}" y="${top + panelH + 26}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(r.date.slice(5, 16).replace('T', ' '))}</text>`
-      + `<text x="${xOf(i)}" y="${top + panelH + 38}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(`load ${r.machine.load.start}`)}</text>`));
+      + (r.machine.load ? `<text x="${xOf(i)}" y="${top + panelH + 38}" font-size="9" text-anchor="middle" fill="#666" ${FONT}>${esc(`load ${r.machine.load.start}`)}</text>` : '')));
     for (const id of ids) {
       const pts = records.flatMap((r, i) => {
         const t = r.subjects.find((s) => s.id === id)?.throughput.find((x) => throughputKey(x.kind, x.batch) === key);
@@ -205,7 +214,7 @@ const historyTable = (records: readonly BenchRecord[]): string => {
   const ids = SUBJECTS.map((s) => s.id).filter((id) => records.some((r) => r.subjects.some((s) => s.id === id && s.throughput.length)));
   const header = ['date', 'commit', 'mode', 'machine', ...ids.map((id) => `${id} img/s (${keys.map((k) => k.replace('inference ', 'inf ').replace('training ', 'train ')).join(' / ')})`), 'flags'];
   const rows = records.map((r) => [
-    r.date.slice(0, 16).replace('T', ' '), `${r.commit}${r.dirty ? '+' : ''}`, r.plan.mode, `${r.machine.cpu} x${r.machine.cores}`,
+    r.date.slice(0, 16).replace('T', ' '), `${r.commit}${r.dirty ? '+' : ''}`, r.plan.mode, machineName(r),
     ...ids.map((id) => {
       const s = r.subjects.find((x) => x.id === id);
       if (!s || !s.available) return '-';
@@ -216,8 +225,94 @@ const historyTable = (records: readonly BenchRecord[]): string => {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 };
 
-export const resultsMarkdown = (latest: BenchRecord, machineRecords: readonly BenchRecord[], all: readonly BenchRecord[], chartDir: string, resultsFile: string): string => {
+/**
+ * One record's sections: throughput, where the time goes, what was not
+ * measured, the flags, the per-layer and per-kernel tables, and the history of
+ * its machine; `h` is the level of their headings.
+ */
+const recordSections = (latest: BenchRecord, machineRecords: readonly BenchRecord[], all: readonly BenchRecord[], h: string, charts?: { layerTime: string; layers: string }): string[] => {
+  const out: string[] = [
+    `${h} Throughput`,
+    '',
+    throughputTable(latest, 'md'),
+    '',
+    `${h} Where the time goes`,
+    '',
+    ...dominantLines(latest).map((l) => `- ${l}`),
+    '',
+  ];
+  if (charts) out.push(`![share of time per layer](${charts.layerTime})`, '', `![GFLOP/s per layer](${charts.layers})`, '');
+  const na = notAvailableLines(latest);
+  if (na.length) out.push(`${h} Not measured`, '', ...na.map((l) => `- ${l}`), '');
+  out.push(`${h} Changes against the previous record of this machine`, '');
+  out.push(latest.flags.length ? flagLines(latest).map((l) => `- ${l}`).join('\n') : '- No figure dropped more than 10%.', '');
+  out.push(`${h} Per layer`, '');
+  for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
+    out.push(`${h}# ${s.label}, batch ${s.profile!.batch}`, '', `${s.detail ?? ''}`, '', layerTable(latest, s, 'md'), '');
+  }
+  out.push(`${h} Per kernel`, '');
+  for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
+    out.push(`<details><summary>${esc(s.label)}, batch ${s.profile!.batch} (sync cost ${num(s.profile!.syncMs?.median)} ms subtracted)</summary>`, '', kernelTable(latest, s, 'md'), '', '</details>', '');
+  }
+  out.push(`${h} History`, '', `All records of this machine (${machineRecords.length} of ${all.length} in the file), oldest first; \`+\` marks a tree with uncommitted changes.`, '', historyTable(machineRecords), '');
+  return out;
+};
+
+/** A browser and machine's records, oldest first, and the latest of them. */
+export interface BrowserGroup {
+  readonly latest: BenchRecord;
+  readonly records: readonly BenchRecord[];
+}
+
+/**
+ * The history as the report shows it: the latest Node record and the records
+ * of its machine and mode (the charts, the tables and the docs block), and
+ * each browser and machine's records (sections of their own, newest first).
+ * A browser record never stands for the Node machine, however recent.
+ */
+export const splitHistory = (all: readonly BenchRecord[]): { latest?: BenchRecord; mine: BenchRecord[]; browsers: BrowserGroup[] } => {
+  const nodeRecords = all.filter((r) => !inBrowser(r));
+  const latest = nodeRecords.at(-1);
+  const mine = latest ? nodeRecords.filter((r) => r.machine.key === latest.machine.key && r.plan.mode === latest.plan.mode) : [];
+  const keys = [...new Set(all.filter(inBrowser).map((r) => r.machine.key))];
+  const browsers = keys.map((key) => {
+    const records = all.filter((r) => r.machine.key === key);
+    return { latest: records.reduce((a, b) => (b.date >= a.date ? b : a)), records };
+  }).sort((a, b) => (a.latest.date < b.latest.date ? 1 : a.latest.date > b.latest.date ? -1 : 0));
+  return { latest, mine, browsers };
+};
+
+const BROWSER_ANCHOR = 'in-the-browser';
+
+const browserSection = (groups: readonly BrowserGroup[], all: readonly BenchRecord[]): string[] => {
+  if (groups.length === 0) return [];
+  const out: string[] = [
+    '## In the browser',
+    '',
+    'Measured by the page (`npm run web`, Bench) with the sequence a Node worker runs (bench/measure.ts), on gpu.js over the browser\'s WebGL2 and TensorFlow.js webgl in the same tab, and taken into the history with `npm run bench -- --report --import FILE`. The latest record of each browser and machine, newest first; ratios are to TF.js webgl in the same browser.',
+    '',
+  ];
+  for (const { latest: r, records } of groups) {
+    const p = r.plan;
+    out.push(
+      `### ${r.machine.node} on ${r.machine.os}, ${r.machine.gl ?? 'no WebGL2'}`,
+      '',
+      `Recorded ${r.date.slice(0, 16).replace('T', ' ')} UTC${r.url ? ` at ${r.url}` : ''}, commit \`${r.commit}\`${r.dirty ? ' (with uncommitted changes)' : ''}, by \`${r.command}\`; the run took ${Math.round(r.wallSeconds)} s. Seed ${p.seed}; each figure the median of ${p.minRepeats}–${p.repeats} timed runs after ${p.warmup} warm-up run(s), at most ${num(p.budgetMs / 1000)} s of timed runs per measurement; caps ${num(p.capMs / 1000)} s a pass or step, ${num(p.kernelCapMs / 1000)} s a kernel.`,
+      '',
+      `Machine: ${machineLine(r)}.`,
+      '',
+      ...recordSections(r, records, all, '####'),
+    );
+  }
+  return out;
+};
+
+export const resultsMarkdown = (all: readonly BenchRecord[], chartDir: string, resultsFile: string): string => {
   const rel = (f: string) => path.relative(path.dirname(resultsFile), path.join(chartDir, f)).split(path.sep).join('/');
+  const { latest, mine: machineRecords, browsers } = splitHistory(all);
+  if (!latest) {
+    return ['# Benchmark results', '', 'Generated by `npm run bench -- --report` from the history file, which holds no record of a Node run yet; the browser\'s records follow.', '', ...browserSection(browsers, all)].join('\n');
+  }
   const out: string[] = [
     '# Benchmark results',
     '',
@@ -229,32 +324,9 @@ export const resultsMarkdown = (latest: BenchRecord, machineRecords: readonly Be
     '',
     `![throughput per commit](${rel('throughput.svg')})`,
     '',
-    '## Throughput',
-    '',
-    throughputTable(latest, 'md'),
-    '',
-    '## Where the time goes',
-    '',
-    ...dominantLines(latest).map((l) => `- ${l}`),
-    '',
-    `![share of time per layer](${rel('layer-time.svg')})`,
-    '',
-    `![GFLOP/s per layer](${rel('layers.svg')})`,
-    '',
+    ...recordSections(latest, machineRecords, all, '##', { layerTime: rel('layer-time.svg'), layers: rel('layers.svg') }),
+    ...browserSection(browsers, all),
   ];
-  const na = notAvailableLines(latest);
-  if (na.length) out.push('## Not measured', '', ...na.map((l) => `- ${l}`), '');
-  out.push('## Changes against the previous record of this machine', '');
-  out.push(latest.flags.length ? flagLines(latest).map((l) => `- ${l}`).join('\n') : '- No figure dropped more than 10%.', '');
-  out.push('## Per layer', '');
-  for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
-    out.push(`### ${s.label}, batch ${s.profile!.batch}`, '', `${s.detail ?? ''}`, '', layerTable(latest, s, 'md'), '');
-  }
-  out.push('## Per kernel', '');
-  for (const s of latest.subjects.filter((x) => x.available && x.profile)) {
-    out.push(`<details><summary>${esc(s.label)}, batch ${s.profile!.batch} (sync cost ${num(s.profile!.syncMs?.median)} ms subtracted)</summary>`, '', kernelTable(latest, s, 'md'), '', '</details>', '');
-  }
-  out.push('## History', '', `All records of this machine (${machineRecords.length} of ${all.length} in the file), oldest first; \`+\` marks a tree with uncommitted changes.`, '', historyTable(machineRecords), '');
   return out.join('\n');
 };
 
@@ -272,6 +344,27 @@ export const readmeBlock = (latest: BenchRecord, resultsRel: string): string => 
   README_END,
 ].join('\n');
 
+/** The browser block of the docs page: the latest browser record's throughput table. */
+export const browserBlock = (latest: BenchRecord, resultsRel: string): string => [
+  BROWSER_START,
+  `Latest run in a browser (${machineLine(latest)}), ${latest.date.slice(0, 10)}, commit \`${latest.commit}\`, measured by the page (\`npm run web\`, Bench) and taken in with \`npm run bench -- --report --import FILE\`; medians with min–max, ratios = times as fast as TF.js webgl in the same browser:`,
+  '',
+  throughputTable(latest, 'md'),
+  '',
+  ...dominantLines(latest).map((l) => `- ${l}`),
+  ...notAvailableLines(latest).map((l) => `- ${l}`),
+  '',
+  `Per-layer tables and each browser's history: [${resultsRel}](${resultsRel}#${BROWSER_ANCHOR}).`,
+  BROWSER_END,
+].join('\n');
+
+/** `text` with the block between `start` and `end` replaced; null when the markers are not there. */
+const replaceBlock = (text: string, start: string, end: string, block: string): string | null => {
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  return a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : null;
+};
+
 export interface ReportOptions {
   readonly history: string;
   readonly reportDir?: string;
@@ -284,28 +377,37 @@ export interface ReportOptions {
 export const writeReport = (o: ReportOptions): string[] => {
   const all = readHistory(o.history);
   if (all.length === 0) throw new Error(`${o.history} has no records yet; run \`npm run bench\` first`);
-  const latest = all[all.length - 1];
-  const mine = all.filter((r) => r.machine.key === latest.machine.key && r.plan.mode === latest.plan.mode);
+  const { latest, mine, browsers } = splitHistory(all);
   const chartDir = path.resolve(o.reportDir ?? path.join(HERE, 'report'));
   const results = path.resolve(o.results ?? path.join(HERE, 'RESULTS.md'));
-  mkdirSync(chartDir, { recursive: true });
   const written: string[] = [];
   const put = (f: string, text: string) => { writeFileSync(f, text); written.push(f); };
-  put(path.join(chartDir, 'throughput.svg'), throughputChart(mine));
-  put(path.join(chartDir, 'layers.svg'), layersChart(latest));
-  put(path.join(chartDir, 'layer-time.svg'), layerTimeChart(latest));
+  // The charts follow the Node machine; a history of browser records alone has only the Markdown.
+  if (latest) {
+    mkdirSync(chartDir, { recursive: true });
+    put(path.join(chartDir, 'throughput.svg'), throughputChart(mine));
+    put(path.join(chartDir, 'layers.svg'), layersChart(latest));
+    put(path.join(chartDir, 'layer-time.svg'), layerTimeChart(latest));
+  }
   mkdirSync(path.dirname(results), { recursive: true });
-  put(results, resultsMarkdown(latest, mine, all, chartDir, results));
+  put(results, resultsMarkdown(all, chartDir, results));
   const defaults = o.reportDir === undefined && o.results === undefined;
-  const readme = o.readme === undefined ? (defaults && latest.plan.mode === 'full' ? path.join(ROOT, 'docs', 'performance.md') : null) : o.readme;
+  const mode = (latest ?? browsers[0].latest).plan.mode;
+  const readme = o.readme === undefined ? (defaults && mode === 'full' ? path.join(ROOT, 'docs', 'performance.md') : null) : o.readme;
   if (readme && existsSync(readme)) {
-    const text = readFileSync(readme, 'utf8');
-    const a = text.indexOf(README_START);
-    const b = text.indexOf(README_END);
-    if (a >= 0 && b > a) {
-      const resultsRel = path.relative(path.dirname(readme), results).split(path.sep).join('/');
-      put(readme, text.slice(0, a) + readmeBlock(latest, resultsRel) + text.slice(b + README_END.length));
+    const resultsRel = path.relative(path.dirname(readme), results).split(path.sep).join('/');
+    let text = readFileSync(readme, 'utf8');
+    let touched = false;
+    const swap = (next: string | null) => { if (next !== null) { text = next; touched = true; } };
+    if (latest) swap(replaceBlock(text, README_START, README_END, readmeBlock(latest, resultsRel)));
+    if (browsers.length > 0) {
+      // The browser block goes after the Node block the first time, and stays where it is found after that.
+      const block = browserBlock(browsers[0].latest, resultsRel);
+      const at = text.indexOf(README_END);
+      swap(replaceBlock(text, BROWSER_START, BROWSER_END, block)
+        ?? (at >= 0 ? `${text.slice(0, at + README_END.length)}\n\n${block}${text.slice(at + README_END.length)}` : null));
     }
+    if (touched) put(readme, text);
   }
   return written;
 };

@@ -6,6 +6,9 @@
  *   npm run bench                    the full run (18-25 minutes on the shared 2-core machine)
  *   npm run bench -- --quick         a reduced run, about a minute
  *   npm run bench -- --report        charts and bench/RESULTS.md from the history
+ *   npm run bench -- --report --import FILE
+ *                                    the same, after appending the records in FILE
+ *                                    (the browser page's downloads) to the history
  *
  * Each subject runs in a worker process of its own (bench/worker.ts), one at a
  * time. Without an X display the run re-executes itself under `xvfb-run -a` so
@@ -17,12 +20,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { alexnet, describe, macCount } from '../core/alexnet.ts';
-import { orThrow } from '../core/errors.ts';
+import { alexnet } from '../core/alexnet.ts';
+import { appendRecord, ImportError, importRecords, readHistory } from './history.ts';
 import { describeMachine, gitCommit, loadNow } from './machine.ts';
 import { writeParamsFile } from './params-file.ts';
-import { FULL, type Plan, planRecord, QUICK, SUBJECTS, type SubjectId, subjectById } from './plan.ts';
-import { appendRecord, type BenchRecord, readHistory, regressions, SCHEMA, type SubjectResult, validateRecord } from './record.ts';
+import { BROWSER_SUBJECTS, FULL, NODE_SUBJECTS, type Plan, QUICK, type SubjectId, subjectById } from './plan.ts';
+import { type BenchRecord, recordOf, regressions, type SubjectResult, validateRecord } from './record.ts';
 import { summaryText } from './table.ts';
 import type { Job } from './worker.ts';
 
@@ -47,7 +50,12 @@ figure that dropped more than 10% against the previous record of this machine.
   --quick            a reduced run (batch 1, few repeats, forward profile), about a minute;
                      its history defaults to bench/out/history-quick.jsonl
   --report           render the history: charts in bench/report/, tables in bench/RESULTS.md,
-                     and the latest figures in docs/performance.md
+                     and the latest figures in docs/performance.md (the latest Node record's,
+                     and the latest browser record's in a block of their own)
+  --import FILES     with --report: first append the records in these files (comma-separated;
+                     a JSON record as the browser page downloads it, or one per line) to the
+                     history, each checked, flagged against the history, skipped when the
+                     history has that run already; a bad file appends nothing and exits 2
   --thorough         also the parts a subject leaves out by default (TF.js cpu's backward
                      kernels and training: their filter gradient takes minutes)
   --only IDS         measure only these subjects (comma-separated)
@@ -58,8 +66,11 @@ figure that dropped more than 10% against the previous record of this machine.
   --kernels          also print the per-kernel tables
   --report-dir DIR   with --report: where the charts go (default bench/report)
   --results FILE     with --report: the Markdown tables (default bench/RESULTS.md)
+  --docs FILE        with --report: the page whose bench blocks are rewritten (default
+                     docs/performance.md, when charts and tables go to their default places)
 
-subjects: ${SUBJECTS.map((s) => s.id).join(', ')}`;
+subjects: ${NODE_SUBJECTS.map((s) => s.id).join(', ')}
+measured by the page in a browser (\`npm run web\`, Bench), not here: ${BROWSER_SUBJECTS.map((s) => s.id).join(', ')}`;
 
 export class UsageError extends Error {}
 
@@ -71,13 +82,20 @@ export interface Options {
   readonly kernels: boolean;
   readonly reportDir?: string;
   readonly results?: string;
+  readonly docs?: string;
+  /** Record files to append to the history before the report. */
+  readonly imports: readonly string[];
 }
 
 const subjectList = (flag: string, v: string): SubjectId[] => {
   const ids = v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   const bad = ids.filter((id) => !subjectById(id));
   if (ids.length === 0 || bad.length > 0) {
-    throw new UsageError(`${flag} takes subject names separated by commas; ${bad.length ? `unknown: ${bad.join(', ')}; ` : ''}choose from: ${SUBJECTS.map((s) => s.id).join(', ')}`);
+    throw new UsageError(`${flag} takes subject names separated by commas; ${bad.length ? `unknown: ${bad.join(', ')}; ` : ''}choose from: ${NODE_SUBJECTS.map((s) => s.id).join(', ')}`);
+  }
+  const browser = ids.filter((id) => subjectById(id)!.where === 'browser');
+  if (browser.length > 0) {
+    throw new UsageError(`${flag} ${browser.join(', ')}: browser subjects are measured by the page (\`npm run web\`, Bench), not by \`npm run bench\`; \`npm run bench -- --report --import FILE\` takes in the record it downloads`);
   }
   return ids as SubjectId[];
 };
@@ -92,7 +110,8 @@ export const parseOptions = (argv: string[]): Options | 'help' => {
       options: {
         quick: { type: 'boolean' }, report: { type: 'boolean' }, only: { type: 'string' }, skip: { type: 'string' },
         seed: { type: 'string' }, history: { type: 'string' }, 'no-history': { type: 'boolean' }, kernels: { type: 'boolean' },
-        'report-dir': { type: 'string' }, results: { type: 'string' }, thorough: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        'report-dir': { type: 'string' }, results: { type: 'string' }, docs: { type: 'string' }, import: { type: 'string' },
+        thorough: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -113,7 +132,10 @@ export const parseOptions = (argv: string[]): Options | 'help' => {
     seed = Number(values.seed);
     if (!/^-?\d+$/.test(values.seed) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed takes a whole number, got '${values.seed}'`);
   }
-  if (!values.report && (values['report-dir'] !== undefined || values.results !== undefined)) throw new UsageError('--report-dir and --results go with --report');
+  if (!values.report && (values['report-dir'] !== undefined || values.results !== undefined || values.docs !== undefined)) throw new UsageError('--report-dir, --results and --docs go with --report');
+  if (!values.report && values.import !== undefined) throw new UsageError('--import goes with --report: `npm run bench -- --report --import FILE`');
+  const imports = values.import === undefined ? [] : values.import.split(',').map((f) => f.trim()).filter((f) => f.length > 0);
+  if (values.import !== undefined && imports.length === 0) throw new UsageError('--import takes record files separated by commas');
   return {
     plan: { ...base, subjects, seed, thorough: values.thorough ?? false },
     report: values.report ?? false,
@@ -122,6 +144,8 @@ export const parseOptions = (argv: string[]): Options | 'help' => {
     kernels: values.kernels ?? false,
     reportDir: values['report-dir'],
     results: values.results,
+    docs: values.docs,
+    imports,
   };
 };
 
@@ -172,7 +196,6 @@ export const measure = async (o: Options, argv: string[]): Promise<BenchRecord> 
   const started = Date.now();
   const loadStart = loadNow();
   const spec = alexnet();
-  const rows = orThrow(describe(spec));
   const machine = describeMachine(loadStart);
   const { commit, dirty } = gitCommit();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
@@ -188,18 +211,16 @@ export const measure = async (o: Options, argv: string[]): Promise<BenchRecord> 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const partial = {
-    schema: SCHEMA,
+  const partial = recordOf({
     date: new Date(started).toISOString(),
     commit,
     dirty,
     command: commandLine(argv),
     machine: { ...machine, load: { start: loadStart, end: loadNow() } },
-    plan: planRecord(o.plan),
-    model: { name: spec.name, input: spec.input, macsPerImage: macCount(rows), layers: rows.map((r) => ({ name: r.name, macs: r.macs })) },
+    plan: o.plan,
     subjects,
     wallSeconds: (Date.now() - started) / 1000,
-  };
+  });
   const record: BenchRecord = { ...partial, flags: regressions(partial, readHistory(o.history)) };
   const problems = validateRecord(record);
   if (problems.length > 0) throw new Error(`the run made an invalid record:\n  ${problems.join('\n  ')}`);
@@ -216,8 +237,19 @@ export const main = async (argv: string[]): Promise<number> => {
   }
   if (o === 'help') { console.log(HELP); return 0; }
   if (o.report) {
+    if (o.imports.length > 0) {
+      let lines: string[];
+      try {
+        lines = importRecords(o.imports, o.history);
+      } catch (e) {
+        if (e instanceof ImportError) { console.error(`bench: ${e.message}`); return 2; }
+        throw e;
+      }
+      for (const l of lines) console.log(`bench: ${l}`);
+    }
+    if (o.docs !== undefined && !existsSync(o.docs)) { console.error(`bench: --docs ${o.docs}: no such file`); return 2; }
     const { writeReport } = await import('./report.ts');
-    const written = writeReport({ history: o.history, reportDir: o.reportDir, results: o.results });
+    const written = writeReport({ history: o.history, reportDir: o.reportDir, results: o.results, readme: o.docs });
     for (const f of written) console.log(`bench: wrote ${path.relative(process.cwd(), f)}`);
     return 0;
   }

@@ -47,7 +47,14 @@ export const now = (): number => performance.now();
  * run. `once` returns its own measured time when it needs to leave set-up or
  * tear-down work outside the timed span; otherwise the whole call is timed.
  */
-export const timeRuns = (plan: RepeatPlan, once: () => number | void): number[] => {
+export const timeRuns = (plan: RepeatPlan, once: () => number | void): number[] => drain(timedRuns(plan, once));
+
+/**
+ * `timeRuns` one run at a time: the generator stops after each timed run,
+ * outside its timed span, so that a caller can hand the thread back between
+ * runs (a page repaints there); it returns the times.
+ */
+export function* timedRuns(plan: RepeatPlan, once: () => number | void): Generator<void, number[], void> {
   for (let i = 0; i < plan.warmup; i++) once();
   const times: number[] = [];
   let spent = 0;
@@ -57,6 +64,28 @@ export const timeRuns = (plan: RepeatPlan, once: () => number | void): number[] 
     const t = typeof r === 'number' ? r : now() - t0;
     times.push(t);
     spent += t;
+    yield;
   }
   return times;
+}
+
+/** Runs a stepwise measurement to its end without a pause. */
+export const drain = <T>(steps: Generator<void, T, void>): T => {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+};
+
+/** Runs a stepwise measurement to its end, awaiting `pause` at every stop. */
+export const drainPausing = async <T>(steps: Generator<void, T, void>, pause: () => Promise<void>): Promise<T> => {
+  try {
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await pause();
+    }
+  } finally {
+    steps.return(undefined as T); // a pause that throws still runs the measurement's own clean-up
+  }
 };

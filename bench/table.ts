@@ -8,16 +8,21 @@
  * over ours for kernels without counted multiply-adds. Above 1 is faster.
  * The peers are TensorFlow.js's backends and PyTorch; a peer the run asked for
  * whose library is not installed keeps its throughput column, which says
- * "not installed" instead of ratios.
+ * "not installed" instead of ratios. A record compares with the peers it
+ * holds, so a browser record's ratios are to TensorFlow.js webgl in the same browser.
  */
 import { PEERS, SUBJECTS, type SubjectId } from './plan.ts';
 import { dominantLayer, type LayerSummary, summariseLayers } from './profile.ts';
 import type { BenchRecord, KernelRow, SubjectResult, Throughput } from './record.ts';
-import { throughputKey } from './record.ts';
+import { inBrowser, throughputKey } from './record.ts';
 
 export type Format = 'text' | 'md';
 
-const PEER_SHORT: Record<string, string> = { 'tfjs-webgl': 'TF.js webgl', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu', pytorch: 'PyTorch' };
+const PEER_SHORT: Record<string, string> = {
+  'tfjs-webgl': 'TF.js webgl', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu', pytorch: 'PyTorch',
+  'browser-tfjs-webgl': 'TF.js webgl',
+};
+const peerName = (id: string): string => PEER_SHORT[id] ?? id;
 
 /** Three significant figures without exponents. */
 export const num = (v: number | null | undefined): string => {
@@ -70,7 +75,7 @@ const throughputOf = (s: SubjectResult | undefined, key: string): Throughput | u
 export const throughputTable = (r: BenchRecord, format: Format): string => {
   const missing = missingPeersIn(r);
   const peers = PEERS.filter((p) => peersIn(r).includes(p) || missing.includes(p));
-  const header = ['figure', 'backend, placement', 'img/s', 'min–max', 'per batch', ...peers.map((p) => `vs ${PEER_SHORT[p]}`)];
+  const header = ['figure', 'backend, placement', 'img/s', 'min–max', 'per batch', ...peers.map((p) => `vs ${peerName(p)}`)];
   const rows: string[][] = [];
   for (const key of figureKeys(r)) {
     for (const s of [...available(r)].sort((a, b) => order(a) - order(b))) {
@@ -97,7 +102,7 @@ export const layerTable = (r: BenchRecord, s: SubjectResult, format: Format): st
   const layers = summariseLayers(p);
   const total = layers.reduce((a, l) => a + l.totalMs, 0);
   const backward = p.kernels.some((k) => k.pass === 'backward');
-  const short = (id: string) => PEER_SHORT[id].replace('TF.js ', '');
+  const short = (id: string) => peerName(id).replace('TF.js ', '');
   const header = [
     'layer', 'fwd ms', 'fwd GFLOP/s', ...peers.map((id) => `vs ${short(id)}`),
     ...(backward ? ['bwd ms', 'update ms', 'total ms', 'share', 'train GFLOP/s', ...peers.map((id) => `vs ${short(id)}`)] : ['share']),
@@ -132,7 +137,7 @@ export const kernelTable = (r: BenchRecord, s: SubjectResult, format: Format): s
   const p = s.profile!;
   const peers = peersIn(r).filter((id) => id !== s.id && profileOf(r, id, p.batch));
   const find = (id: string, k: KernelRow) => profileOf(r, id, p.batch)!.kernels.find((x) => x.layer === k.layer && x.kernel === k.kernel && x.pass === k.pass);
-  const header = ['layer', 'kernel', 'pass', 'ms', 'min–max', 'GFLOP/s', ...peers.map((id) => `vs ${PEER_SHORT[id]}`)];
+  const header = ['layer', 'kernel', 'pass', 'ms', 'min–max', 'GFLOP/s', ...peers.map((id) => `vs ${peerName(id)}`)];
   const rows = p.kernels.map((k) => [
     k.layer, k.kernel, k.pass,
     k.ms ? num(k.ms.median) : `>${num(k.overCapMs!)} (1 run)`,
@@ -162,8 +167,12 @@ export const flagLines = (r: BenchRecord): string[] =>
 
 export const machineLine = (r: BenchRecord): string => {
   const m = r.machine;
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; Node ${m.node}; GL: ${m.gl ?? `none (${m.glNote})`}; load ${m.load.start} -> ${m.load.end}`;
+  if (inBrowser(r)) return `${m.node} on ${m.os}; ${m.cores} logical cores${m.memoryGiB !== null ? `, ${m.memoryGiB} GiB (as the browser reports it)` : ''}; WebGL2: ${m.gl ?? `none (${m.glNote})`}`;
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; Node ${m.node}; GL: ${m.gl ?? `none (${m.glNote})`}${m.load ? `; load ${m.load.start} -> ${m.load.end}` : ''}`;
 };
+
+/** The machine in a few words, for a column of the history. */
+export const machineName = (r: BenchRecord): string => (inBrowser(r) ? `${r.machine.node}, ${r.machine.cores} cores` : `${r.machine.cpu} x${r.machine.cores}`);
 
 /** Everything a run prints after measuring. */
 export const summaryText = (r: BenchRecord, kernels: boolean): string => {

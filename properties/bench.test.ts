@@ -3,10 +3,13 @@
  * renders it, bad flags are one clear line, regressions are flagged by the
  * rule, the profile covers every kernel of a training step with the right
  * multiply-adds, and the TensorFlow.js and PyTorch peers compute the same
- * network as the reference. Nothing here asserts a speed.
+ * network as the reference. The measuring sequence the browser page shares
+ * with the workers gives the same result with and without pauses, a browser
+ * record is valid, and `--import` takes it into a history and the report.
+ * Nothing here asserts a speed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'uvu';
@@ -21,9 +24,13 @@ import { createReferenceBackend } from '../reference/index.ts';
 import { batchOf, handleSyncer, OursCases, randomTensor } from '../bench/ours.ts';
 import { setupTfjs, TfAlexnet, toNhwc } from '../bench/peers/tfjs.ts';
 import { findTorch, TORCH_MISSING, TorchPeer } from '../bench/peers/torch.ts';
-import { QUICK } from '../bench/plan.ts';
-import { type LayerCases, profile } from '../bench/profile.ts';
-import { type BenchRecord, regressions, validateRecord } from '../bench/record.ts';
+import { browserRecord, type BrowserRun } from '../bench/browser-record.ts';
+import { appendRecord } from '../bench/history.ts';
+import { type Driver, type MakeDriver, measureSubject } from '../bench/measure.ts';
+import { BROWSER, BROWSER_SUBJECTS, FULL, type Plan, QUICK, subjectById } from '../bench/plan.ts';
+import { type KernelCase, type LayerCases, profile } from '../bench/profile.ts';
+import { type BenchRecord, modelRecord, regressions, type SubjectResult, validateRecord } from '../bench/record.ts';
+import { BROWSER_END, BROWSER_START, README_END, README_START, readmeBlock } from '../bench/report.ts';
 import { throughputTable } from '../bench/table.ts';
 import type { Stat } from '../bench/stats.ts';
 
@@ -70,7 +77,11 @@ test('--report renders the charts and the Markdown from that history, and leaves
 });
 
 test('a bad flag or value is one line naming it and exit code 2', () => {
-  for (const [args, says] of [[['--quik'], "'--quik'"], [['--only', 'tfjs-gpu'], 'tfjs-gpu'], [['--seed', 'x'], '--seed'], [['--results', 'x.md'], '--report']] as const) {
+  for (const [args, says] of [
+    [['--quik'], "'--quik'"], [['--only', 'tfjs-gpu'], 'tfjs-gpu'], [['--seed', 'x'], '--seed'], [['--results', 'x.md'], '--report'],
+    [['--only', 'browser-gpujs-1ctx'], 'measured by the page (`npm run web`, Bench)'], [['--skip', 'cpu,browser-tfjs-webgl'], 'browser-tfjs-webgl'],
+    [['--import', 'x.json'], '--report'],
+  ] as const) {
     const r = bench(...args);
     assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -269,6 +280,177 @@ test('a peer that is not installed keeps its throughput column, saying so', () =
     assert.match(t, 'vs PyTorch');
     assert.match(t, 'not installed');
   }
+});
+
+// ---- the measuring sequence, browser records, --import ------------------------------
+
+test('npm run bench measures only Node subjects; the page\'s plan has FULL\'s batches and the browser subjects', () => {
+  assert.ok(FULL.subjects.every((id) => subjectById(id)!.where === 'node'));
+  assert.equal([...BROWSER.subjects], ['browser-gpujs-2ctx', 'browser-gpujs-1ctx', 'browser-tfjs-webgl']);
+  assert.equal([BROWSER.inferenceBatches, BROWSER.trainBatches, BROWSER.profileBatch, BROWSER.profileBackward], [FULL.inferenceBatches, FULL.trainBatches, FULL.profileBatch, FULL.profileBackward]);
+  assert.ok(BROWSER.budgetMs < FULL.budgetMs && BROWSER.repeats <= FULL.repeats);
+});
+
+/**
+ * A subject whose runs report their own times (10 ms an image inferred, 30 ms
+ * an image trained), with two layers of trivial kernels to profile; `events`
+ * records every throughput run, pause, release and dispose in order.
+ */
+const fakeDriver = (events: string[], failTraining = false): Driver<number> => ({
+  detail: 'a fake subject',
+  inference: (N) => () => { events.push('run'); return 10 * N; },
+  training: (N) => () => { if (failTraining) throw new Error('the training loss became NaN\nsecond line'); events.push('run'); return 30 * N; },
+  profileLayers: (N, backward) => ({
+    layers: ['conv1', 'fc8'].map((layer): LayerCases<number> => ({
+      make: (): KernelCase<number>[] => [
+        { layer, kernel: layer === 'conv1' ? 'conv2d' : 'linear', pass: 'forward', macs: 1000 * N, run: () => [1] },
+        ...(backward ? [{ layer, kernel: 'sgdUpdate', pass: 'update' as const, macs: 0, run: () => [2] }] : []),
+      ],
+      release: () => { events.push(`release ${layer}`); },
+    })),
+    syncer: { sync: () => {}, dispose: () => {} },
+  }),
+  dispose: () => { events.push('dispose'); },
+});
+
+/** BROWSER with caps small enough that the fake subject's batch-16 pass and batch-8 step are over them. */
+const fakePlan: Plan = { ...BROWSER, capMs: 100, kernelCapMs: 100, budgetMs: 1e6, repeats: 3, minRepeats: 2, warmup: 1 };
+const fakeSubject = async (id: string, o: { pause?: boolean; failTraining?: boolean; make?: MakeDriver } = {}) => {
+  const events: string[] = [];
+  const partials: SubjectResult[] = [];
+  const r = await measureSubject(subjectById(id)!, fakePlan, o.make ?? (async () => fakeDriver(events, o.failTraining)), {
+    log: () => {},
+    partial: (p) => { partials.push(p); },
+    ...(o.pause ? { yield: async () => { events.push('yield'); await new Promise((done) => setTimeout(done, 0)); } } : {}),
+  });
+  return { r, events, partials };
+};
+
+test('measureSubject: throughput at the batches under the cap, the estimate and the first-run checks skip the rest, with and without pauses alike', async () => {
+  const plain = await fakeSubject('browser-gpujs-2ctx');
+  const paused = await fakeSubject('browser-gpujs-2ctx', { pause: true });
+  for (const { r } of [plain, paused]) {
+    assert.equal(Object.keys(r), ['id', 'label', 'kind', 'available', 'reason', 'detail', 'throughput', 'profile', 'skipped', 'wallSeconds']);
+    assert.equal([r.id, r.kind, r.available, r.detail], ['browser-gpujs-2ctx', 'ours', true, 'a fake subject']);
+    assert.equal(r.throughput, [
+      { kind: 'inference', batch: 1, msPerBatch: { median: 10, min: 10, max: 10, n: 3 }, imagesPerSecond: { median: 100, min: 100, max: 100, n: 3 } },
+      { kind: 'training', batch: 1, msPerBatch: { median: 30, min: 30, max: 30, n: 3 }, imagesPerSecond: { median: 1000 / 30, min: 1000 / 30, max: 1000 / 30, n: 3 } },
+    ]);
+    assert.equal(r.skipped, [
+      { what: 'inference b16', reason: 'an image takes 10 ms, so one pass of batch 16 would take about 160 ms, over the 100 ms cap' },
+      { what: 'training b8', reason: 'one untimed step took 240 ms, over the 100 ms cap' },
+    ]);
+    assert.equal(r.profile!.kernels.map((k) => `${k.layer} ${k.kernel} ${k.pass} ${k.macs}`), ['conv1 conv2d forward 1000', 'conv1 sgdUpdate update 0', 'fc8 linear forward 1000', 'fc8 sgdUpdate update 0']);
+  }
+  assert.equal(paused.r.throughput, plain.r.throughput);
+  assert.equal(paused.r.skipped, plain.r.skipped);
+  assert.ok(paused.events.includes('yield'), 'the pause is awaited');
+  assert.not.ok(plain.events.includes('yield'));
+  // 1 + 3 inference runs, 1 + 3 training runs, and the first batch-8 step; a pause after each but that last.
+  assert.is(paused.events.filter((e) => e === 'run').length, 9);
+  paused.events.forEach((e, i) => { if (e === 'run' && i > 0) assert.is.not(paused.events[i - 1], 'run', `run ${i} follows a pause`); });
+  assert.equal(paused.events.slice(-1), ['dispose']);
+  assert.equal(paused.events.filter((e) => e.startsWith('release')), ['release conv1', 'release fc8']);
+  // Every measurement and profiled kernel hands over what is measured so far.
+  assert.is(paused.partials.length, 2 + 4);
+  assert.equal(paused.partials.map((p) => p.throughput.length), [1, 1, 1, 1, 1, 2]);
+});
+
+test('measureSubject: a subject that is not there, does not start, or fails says why', async () => {
+  const absent = await fakeSubject('browser-tfjs-webgl', { make: async () => ({ reason: 'no WebGL2 context' }) });
+  assert.equal([absent.r.available, absent.r.reason, absent.r.throughput, absent.r.skipped], [false, 'no WebGL2 context', [], []]);
+  const broken = await fakeSubject('browser-tfjs-webgl', { make: async () => { throw new Error('boom\nmore'); } });
+  assert.equal([broken.r.available, broken.r.reason], [false, 'does not start: boom']);
+  assert.equal(validateRecord({ ...fakeRecord('m', 'quick', 1, 1), subjects: [absent.r, broken.r] }), []);
+  const failing = await fakeSubject('browser-gpujs-1ctx', { failTraining: true, pause: true });
+  assert.is(failing.r.available, true);
+  assert.equal(failing.r.throughput.map((t) => t.kind), ['inference']);
+  assert.equal(failing.r.skipped.slice(-1), [{ what: 'the rest of this subject', reason: 'failed: the training loss became NaN' }]);
+  assert.equal(failing.events.slice(-1), ['dispose']);
+});
+
+const browserRun = async (browser = 'Chromium 156.0.8078.114'): Promise<BrowserRun> => ({
+  date: '2026-12-01T10:00:00.000Z', commit: 'abcdef123456', dirty: false,
+  machine: { userAgent: `Mozilla/5.0 (X11; Linux x86_64) ${browser}`, browser, cores: 8, memoryGiB: 8, os: 'Linux x86_64', gl: 'ANGLE (NVIDIA, NVIDIA GeForce RTX 3060, OpenGL 4.5)' },
+  plan: BROWSER,
+  subjects: await Promise.all(BROWSER_SUBJECTS.map(async (d) => (await fakeSubject(d.id)).r)),
+  wallSeconds: 12,
+  url: 'http://localhost:5173/#bench',
+});
+
+test('browserRecord: a valid record, of a machine no Node record can be, with the model every record has', async () => {
+  const rec = browserRecord(await browserRun());
+  assert.equal(validateRecord(rec), []);
+  assert.ok(rec.machine.key.startsWith('browser:'));
+  assert.is(rec.machine.load, undefined);
+  assert.is(rec.machine.node, 'Chromium 156.0.8078.114');
+  assert.is(rec.command, 'npm run web (Bench) in Chromium 156.0.8078.114');
+  assert.equal(rec.model, modelRecord());
+  assert.is(rec.model.macsPerImage, 724_406_816);
+  assert.equal(rec.flags, []);
+  assert.is(browserRecord(await browserRun('Chromium 157.0.1.2')).machine.key, rec.machine.key, 'a browser update is the same machine');
+  assert.ok(validateRecord({ ...rec, machine: { ...rec.machine, gl: null } }).some((l) => l.includes('glNote')));
+  assert.ok(validateRecord({ ...rec, machine: { ...rec.machine, load: { start: 1, end: 1 } } }).some((l) => l.includes('load')));
+  // Its ratios are to TF.js webgl in the same browser, and to nothing of Node's.
+  const t = throughputTable(rec, 'md');
+  assert.match(t, 'vs TF.js webgl');
+  assert.not.match(t, 'wasm');
+  assert.match(t, '| training b1 | gpu.js webgl2 in the browser, 1 context (grouped) | 33.3 | 33.3–33.3 | 30.0 ms | 1.00× |');
+});
+
+test('--import appends a browser record to the history, skips it the second time, refuses a bad file, and the report shows it on its own', async () => {
+  const dir = mkdtempSync(path.join(tmp, 'import-'));
+  const hist = path.join(dir, 'history.jsonl');
+  const results = path.join(dir, 'RESULTS.md');
+  const docs = path.join(dir, 'performance.md');
+  const node: BenchRecord = fakeRecord('AMD EPYC x2 | llvmpipe', 'full', 2, 1);
+  appendRecord(hist, node);
+  writeFileSync(docs, `# Performance\n\n${README_START}\nold\n${README_END}\n\n## After\n`);
+  const rec = browserRecord(await browserRun());
+  const file = path.join(dir, 'alexnet-bench-chromium.json');
+  writeFileSync(file, JSON.stringify(rec, null, 2)); // as the page downloads it
+  const report = (...more: string[]) => bench('--report', '--history', hist, '--report-dir', path.join(dir, 'report'), '--results', results, '--docs', docs, ...more);
+
+  const first = report('--import', file);
+  assert.is(first.status, 0, first.stderr);
+  assert.match(first.stdout, `${file}: appended the record of ${rec.date}`);
+  const lines = readFileSync(hist, 'utf8').trim().split('\n');
+  assert.is(lines.length, 2);
+  assert.equal(JSON.parse(lines[1]), JSON.parse(JSON.stringify(rec)));
+
+  const again = report('--import', file);
+  assert.is(again.status, 0, again.stderr);
+  assert.match(again.stdout, 'in the history already; skipped');
+  assert.is(readFileSync(hist, 'utf8').trim().split('\n').length, 2);
+
+  const bad = path.join(dir, 'truncated.json');
+  writeFileSync(bad, JSON.stringify(rec).slice(0, 300));
+  const invalid = path.join(dir, 'invalid.json');
+  writeFileSync(invalid, JSON.stringify({ ...rec, schema: 7, subjects: [] }));
+  for (const [f, says] of [[bad, 'not JSON'], [invalid, 'schema is 7, expected 1; no subjects'], [path.join(dir, 'absent.json'), 'cannot read it']]) {
+    const r = report('--import', `${file},${f}`);
+    assert.is(r.status, 2, `${f}: ${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, `bench: --import ${f}`);
+    assert.match(r.stderr, says);
+    assert.not.match(r.stderr, '    at ');
+    assert.is(readFileSync(hist, 'utf8').trim().split('\n').length, 2, 'a bad file appends nothing');
+  }
+
+  // The Node record keeps the main tables and the docs block; the browser record has a section and a block of its own.
+  const md = readFileSync(results, 'utf8');
+  const at = md.indexOf('## In the browser');
+  assert.ok(at > 0, 'a browser section');
+  assert.ok(md.indexOf(throughputTable(node, 'md')) > 0 && md.indexOf(throughputTable(node, 'md')) < at, 'the Node tables come first');
+  assert.ok(md.indexOf(throughputTable(rec, 'md')) > at, 'the browser\'s own tables');
+  assert.match(md, `### Chromium 156.0.8078.114 on Linux x86_64, ${rec.machine.gl}`);
+  for (const s of BROWSER_SUBJECTS) assert.match(md.slice(at), `##### ${s.label}, batch 1`);
+  assert.not.match(md.slice(0, at), 'in the browser');
+  const page = readFileSync(docs, 'utf8');
+  assert.match(page, readmeBlock(node, 'RESULTS.md'));
+  assert.is(page.split(BROWSER_START).length, 2, 'one browser block, however often the report runs');
+  assert.ok(page.indexOf(BROWSER_START) > page.indexOf(README_END) && page.indexOf(BROWSER_END) < page.indexOf('## After'));
+  assert.match(page.slice(page.indexOf(BROWSER_START)), throughputTable(rec, 'md'));
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
