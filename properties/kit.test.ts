@@ -17,6 +17,9 @@ import { createReferenceBackend } from '../reference/index.ts';
 import { registerKernelTests, summary } from './conformance.ts';
 import { propertyOf } from './kit/kernels.ts';
 import { verifyKernel } from './kit/run.ts';
+import { compareRuns, routeLikeChecked, runPlacement, verificationInput, verificationParams } from './kit/network.ts';
+import { alexnetMini } from '../core/alexnet.ts';
+import { Tensor } from '../core/tensor.ts';
 
 const alexnet = (...args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'cli/alexnet.ts', ...args], { encoding: 'utf8' });
@@ -93,6 +96,44 @@ test('maxPoolGrad that routes a tied window to its last maximum fails on the tie
   const r = verifyKernel(last, ref, propertyOf('maxPoolGrad'), { seed: 4, cases: 200 });
   assert.is(r.verdict, 'fail');
   assert.match(r.counterexample!.edge, /ties/);
+});
+
+test('network phase: a near-tie that rounding decides is routed as the checked run did; a routing bug is not excused', () => {
+  const t = (d: number[]) => Tensor.trusted([1, 1, 2, 2], Float64Array.from(d));
+  const dy = Tensor.trusted([1, 1, 1, 1], Float64Array.of(3));
+  const p = { size: 2, stride: 2 };
+  // Trusted 5 > 5 - 2e-7; the checked values, 3e-7 away, order them the other way: rounding decides.
+  const near = routeLikeChecked(t([5, 5 - 2e-7, 1, 1]), t([5, 5 + 1e-7, 1, 1]), dy, p);
+  assert.equal(Array.from(near.dx.data), [0, 3, 0, 0]);
+  assert.is(near.note.windows, 1);
+  // The same order in both: the trusted first maximum.
+  const same = routeLikeChecked(t([5, 4, 1, 1]), t([5, 4, 1, 1 + 1e-7]), dy, p);
+  assert.equal(Array.from(same.dx.data), [3, 0, 0, 0]);
+  assert.is(same.note.windows, 0);
+  // Exact ties (equal values): the first maximum, whatever the checked kernel did.
+  assert.equal(Array.from(routeLikeChecked(t([0, 0, 0, 0]), t([0, 0, 0, 0]), dy, p).dx.data), [3, 0, 0, 0]);
+
+  // A backend whose maxPoolGrad sends every window's gradient to its top-left element still
+  // fails: the two runs' values agree, so no window is a tie that rounding decides.
+  const topLeft = patched((b) => ({
+    maxPoolGrad: (x: Handle, d: Handle, pp) => {
+      const X = b.download(x); const D = b.download(d);
+      const [N, C, H, W] = X.shape; const [, , OH, OW] = D.shape;
+      const dx = new Float64Array(X.size);
+      for (let nc = 0; nc < N * C; nc++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+        dx[(nc * H + oy * pp.stride) * W + ox * pp.stride] += D.data[(nc * OH + oy) * OW + ox];
+      }
+      return b.upload(X.map((_, i) => dx[i]));
+    },
+  }));
+  const spec = alexnetMini();
+  const params = verificationParams(spec, 5);
+  const input = verificationInput(spec, 2, 5, true);
+  const checked = runPlacement(spec, params, [topLeft], input);
+  const report = compareRuns(spec, 2, runPlacement(spec, params, [createReferenceBackend()], input, checked), checked);
+  assert.not.ok(report.ok);
+  const fine = runPlacement(spec, params, [createReferenceBackend('again')], input);
+  assert.ok(compareRuns(spec, 2, runPlacement(spec, params, [createReferenceBackend()], input, fine), fine).ok);
 });
 
 test('verify on a module of one\'s own: the broken example fails on lrn alone, and its replay line replays it', () => {
