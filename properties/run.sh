@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-echo "== type-check (tsc --noEmit)"
-if npx tsc --noEmit; then tc_pass=1; tc_fail=0; echo "type-check passed"; else tc_pass=0; tc_fail=1; echo "type-check FAILED"; fi
+echo "== type-check (tsc --noEmit, and the page: tsc --noEmit -p web)"
+if npx tsc --noEmit && npx tsc --noEmit -p web; then tc_pass=1; tc_fail=0; echo "type-check passed"; else tc_pass=0; tc_fail=1; echo "type-check FAILED"; fi
 
 runner=()
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null 2>&1; then
