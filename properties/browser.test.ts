@@ -17,7 +17,7 @@
  * ALEXNET_REQUIRE_BROWSER=1 (CI) they fail.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -187,9 +187,12 @@ it('the bench in the page (quick plan) gives a valid record with ratios to Tenso
   const file = join(dir, 'record.json');
   writeFileSync(file, JSON.stringify(b.record));
   const history = join(dir, 'history.jsonl');
+  copyFileSync('docs/performance.md', join(dir, 'performance.md'));
   const imported = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--report', '--import', file, '--history', history, '--report-dir', join(dir, 'report'), '--results', join(dir, 'RESULTS.md'), '--docs', join(dir, 'performance.md')], { encoding: 'utf8' });
   assert.is(imported.status, 0, imported.stderr);
   assert.ok(existsSync(history));
+  assert.match(readFileSync(join(dir, 'performance.md'), 'utf8'), /<!-- bench:browser:start -->/);
+  assert.match(readFileSync(join(dir, 'RESULTS.md'), 'utf8'), /In the browser/);
   console.log(`  [browser] bench: ${b.rows.map((r: { figure: string; values: (number | null)[] }) => `${r.figure} ${r.values.map((v) => v?.toPrecision(3) ?? '-').join('/')}`).join('; ')} img/s (${ids.join('/')})`);
 });
 
