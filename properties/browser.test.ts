@@ -104,6 +104,16 @@ it('verify passes in the page on one training pass of the full 227x227 AlexNet',
   console.log(`  [browser] ${verdict.text}`);
 });
 
+it('with ?gl=webgl gpu.js runs on WebGL 1 in the page and verify passes there too (kernels at a quarter of the cases, alexnet-mini pass)', async () => {
+  const { page: p, env, envText } = await open(browser, `${site!.url}?gl=webgl`);
+  assert.is(env!.mode, 'webgl', envText);
+  const { outcome, verdict } = await page.verifyInPage(p, { network: 'alexnet-mini', kernels: true, scale: '0.25', seed: 3003 });
+  if (!outcome.ok) console.log(outcome.text);
+  assert.ok(outcome.ok);
+  assert.match(outcome.text, /kernels of gpu:webgl \(gpu\.js tower 0 \(mode webgl; /);
+  console.log(`  [browser, WebGL 1] ${verdict.text}`);
+});
+
 it('a page built with a broken gpu.js kernel fails verify on that kernel', async () => {
   // LRN's exponent off by one: the kind of slip the kit exists to catch.
   const broken = await page.startPage({ patches: [{ file: 'backends/gpujs/kernels.ts', from: 'Math.pow(k + alpha * sum, -beta)', to: 'Math.pow(k + alpha * sum, -beta - 1)' }] });
@@ -127,7 +137,7 @@ it('without WebGL the page says so and verify fails', async () => {
     assert.ok(env);
     assert.not.ok(env!.gl);
     assert.match(envText, /^No WebGL for gpu\.js here: webgl2: the browser gave no webgl2 context/);
-    assert.match(envText, /gpu\.js would fall back to its (webasm|cpu) mode/);
+    assert.match(envText, /gpu\.js would fall back to its (webasm|cpu) mode \(not the GPU\)\. Verify and bench report a failure\./);
     const { outcome, verdict } = await page.verifyInPage(p, { network: 'alexnet-mini', kernels: true });
     assert.not.ok(outcome.ok);
     assert.is(verdict.ok, 'false');

@@ -66,7 +66,6 @@ export const runBench = async (req: BenchRequest, ch: Channel): Promise<BenchOut
   for (const [i, id] of ids.entries()) {
     const def = subjectById(id)!;
     const made: GpuBackend[] = [];
-    let last = 'starting';
     ch.progress(i, ids.length, `${def.label}: starting`);
     const makeDriver: MakeDriver = async () => {
       const params = initParams(spec, plan.seed);
@@ -85,7 +84,7 @@ export const runBench = async (req: BenchRequest, ch: Channel): Promise<BenchOut
     };
     try {
       const r = await measureSubject(def, plan, makeDriver, {
-        log: (l) => { last = l; ch.line(`[${id}] ${l}`); ch.progress(i, ids.length, `${def.label}: ${l.length > 90 ? `${l.slice(0, 90)}…` : l}`); },
+        log: (l) => { ch.line(`[${id}] ${l}`); ch.progress(i, ids.length, `${def.label}: ${l.length > 90 ? `${l.slice(0, 90)}…` : l}`); },
         partial: () => undefined,
         yield: pause,
       });
@@ -93,7 +92,6 @@ export const runBench = async (req: BenchRequest, ch: Channel): Promise<BenchOut
     } finally {
       for (const b of made) b.destroy();
     }
-    void last;
   }
   ch.progress(ids.length, ids.length, 'done');
   const record = browserRecord({

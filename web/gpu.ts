@@ -9,11 +9,22 @@ export interface Channel {
 /** Lets the worker's queue run (posted messages leave, a repaint happens on the page). */
 export const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
+/**
+ * The GL the page asks gpu.js for: the best there is (WebGL2, else WebGL), or
+ * the one `?gl=webgl` or `?gl=webgl2` names, so that WebGL 1 can be checked
+ * on a browser that has both.
+ */
+export const requestedGl = (): 'auto' | 'webgl2' | 'webgl' => {
+  const q = (globalThis as unknown as { location?: { search: string } }).location?.search ?? '';
+  const gl = new URLSearchParams(q).get('gl');
+  return gl === 'webgl' || gl === 'webgl2' ? gl : 'auto';
+};
+
 /** A gpu.js context on this browser's GL, or why there is none (gpu.js fell back off GL, or no WebGL). */
 export const glBackend = (name: string): GpuBackend | { reason: string } => {
   let b: GpuBackend;
   try {
-    b = createGpuBackend({ name });
+    b = createGpuBackend({ name, mode: requestedGl() });
   } catch (e) {
     return { reason: (e as Error).message };
   }

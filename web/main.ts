@@ -26,7 +26,10 @@ const $ = <T extends HTMLElement = HTMLElement>(sel: string): T => {
 const state: { env?: EnvInfo; verify?: VerifyOutcome; bench?: BenchOutcome; classify?: ClassifyOutcome; busy: boolean; errors: string[] } = { busy: false, errors: [] };
 (window as unknown as { alexnetPage: typeof state }).alexnetPage = state;
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+// The worker sees the page's query (?gl=webgl, ?kernels=...) as its own.
+const workerUrl = new URL('./worker.js', import.meta.url);
+workerUrl.search = location.search;
+const worker = new Worker(workerUrl, { type: 'module' });
 let nextId = 1;
 const pending = new Map<number, { ok(r: unknown): void; bad(e: Error): void; line?(l: string): void; progress?(d: number, t: number, l: string): void }>();
 worker.onmessage = (e: MessageEvent<Reply>) => {
@@ -114,7 +117,8 @@ const showEnv = (env: EnvInfo) => {
       ` — ${g.version}; fragment shaders' highp float has ${g.floatPrecisionBits} mantissa bits${g.floatPrecisionBits < 23 ? ' (less than single precision: expect verify to fail)' : ' (single precision)'}; ${env.cores} logical cores.`,
     );
   } else {
-    el.textContent = `No WebGL for gpu.js here: ${env.passedOver ?? 'unknown reason'}. gpu.js would fall back to its ${env.mode} mode (not the GPU), so verify and bench report a failure. Enable WebGL (or hardware acceleration) in this browser.`;
+    const fallback = env.mode === 'none' ? '' : ` gpu.js would fall back to its ${env.mode} mode (not the GPU).`;
+    el.textContent = `No WebGL for gpu.js here: ${env.passedOver ?? 'unknown reason'}.${fallback} Verify and bench report a failure. Enable WebGL (or hardware acceleration) in this browser.`;
   }
 };
 

@@ -18,7 +18,7 @@ import { toJson } from '../properties/kit/report.ts';
 import { verifySession } from '../properties/kit/session.ts';
 import { createReferenceBackend } from '../reference/index.ts';
 import { runBench } from './bench.ts';
-import { type Channel, describeGl, glBackend, pause } from './gpu.ts';
+import { type Channel, describeGl, glBackend, pause, requestedGl } from './gpu.ts';
 import { decodeImage } from './image.ts';
 import type { BenchRequest, ClassifyOutcome, ClassifyRequest, EnvInfo, Reply, Request, VerifyOutcome, VerifyRequest } from './protocol.ts';
 
@@ -46,6 +46,7 @@ const info = (): EnvInfo => {
   if ('reason' in probe) {
     let mode = 'none';
     let passedOver = probe.reason;
+    if (requestedGl() !== 'auto') return { ...env, mode: 'none', gl: false, passedOver, glInfo: null };
     try {
       const b = createGpuBackend({ name: 'gpu.js fallback probe' });
       mode = b.mode;
@@ -92,11 +93,9 @@ const verify = async (req: VerifyRequest, ch: Channel): Promise<VerifyOutcome> =
         print(l);
         if (/^ {2}[AB] ran in /.test(l)) ch.progress(++done, total, l.startsWith('  B') ? `network ${spec?.name}: the reference placement` : 'comparing');
       },
-      progress: (l, r) => {
+      progress: (_line, r) => {
         done++;
-        ch.progress(done, total, done < kernels.length ? `kernel ${kernels[done]}` : spec ? `network ${spec.name}: the gpu.js placement` : 'done');
-        void r;
-        void l;
+        ch.progress(done, total, `${r.kernel} ${r.verdict}; ${done < kernels.length ? `kernel ${kernels[done]}` : spec ? `network ${spec.name}: the gpu.js placement` : 'done'}`);
       },
       pause,
     });
