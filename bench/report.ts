@@ -47,6 +47,10 @@ const COLOURS: Record<string, string> = {
   'tfjs-wasm': '#ff7f0e',
   'tfjs-cpu': '#8c564b',
   pytorch: '#e377c2',
+  // The page's subjects: the colours of their Node counterparts.
+  'browser-gpujs-2ctx': '#1f77b4',
+  'browser-gpujs-1ctx': '#17becf',
+  'browser-tfjs-webgl': '#d62728',
 };
 const colour = (id: string) => COLOURS[id] ?? '#000000';
 const label = (id: string) => SUBJECTS.find((s) => s.id === id)?.label ?? id;
