@@ -190,7 +190,11 @@ it('the bench in the page (quick plan) gives a valid record with ratios to Tenso
   assert.ok(b.record.machine.key.startsWith('browser:'));
   const ids = b.record.subjects.map((s: { id: string }) => s.id);
   for (const id of ['browser-gpujs-1ctx', 'browser-gpujs-2ctx', 'browser-tfjs-webgl']) assert.ok(ids.includes(id), id);
-  for (const s of b.record.subjects) assert.ok(s.available, `${s.id}: ${s.reason}`);
+  for (const s of b.record.subjects) {
+    assert.ok(s.available, `${s.id}: ${s.reason}`);
+    const failed = s.skipped.filter((k: { reason: string }) => /^failed/.test(k.reason));
+    assert.equal(failed, [], `${s.id} failed part way`);
+  }
   const inference = b.rows.find((r: { figure: string }) => r.figure === 'inference b1');
   assert.ok(inference, 'inference b1 measured');
   assert.ok(inference.ratios.every((r: number | null) => r !== null && r > 0), `ratios ${inference.ratios}`);

@@ -39,13 +39,25 @@ const ONE = 'browser-gpujs-1ctx', TWO = 'browser-gpujs-2ctx', TF = 'browser-tfjs
  */
 const BROWSER_QUICK: Plan = { ...QUICK, capMs: BROWSER.capMs, kernelCapMs: BROWSER.kernelCapMs, subjects: BROWSER.subjects, subjectTimeoutMs: BROWSER.subjectTimeoutMs };
 
-const nav = globalThis as unknown as { navigator: { userAgent: string; hardwareConcurrency?: number; deviceMemory?: number; platform?: string; userAgentData?: { brands?: { brand: string; version: string }[] } }; location: { href: string } };
+type Brand = { brand: string; version: string };
+const nav = globalThis as unknown as {
+  navigator: {
+    userAgent: string; hardwareConcurrency?: number; deviceMemory?: number; platform?: string;
+    userAgentData?: { brands?: Brand[]; getHighEntropyValues?(hints: string[]): Promise<{ fullVersionList?: Brand[] }> };
+  };
+  location: { href: string };
+};
 
-const browserName = (): string => {
+/** The browser and its full version (Chromium reduces the version in its user agent string to 156.0.0.0). */
+const browserName = async (): Promise<string> => {
   const n = nav.navigator;
   const full = /(?:HeadlessChrome|Chrome|Chromium)\/([\d.]+)/.exec(n.userAgent)?.[1];
-  const brand = n.userAgentData?.brands?.find((b) => /Chromium|Google Chrome|Microsoft Edge/.test(b.brand));
-  if (brand) return `${brand.brand} ${full ?? brand.version}${/Headless/.test(n.userAgent) ? ' (headless)' : ''}`;
+  let brands = n.userAgentData?.brands;
+  try {
+    brands = (await n.userAgentData?.getHighEntropyValues?.(['fullVersionList']))?.fullVersionList ?? brands;
+  } catch { /* the low-entropy brands stand */ }
+  const brand = brands?.find((b) => /Chromium|Google Chrome|Microsoft Edge/.test(b.brand));
+  if (brand) return `${brand.brand} ${brand.version.split('.').length > 1 && !/\.0\.0\.0$/.test(brand.version) ? brand.version : full ?? brand.version}${/Headless/.test(n.userAgent) ? ' (headless)' : ''}`;
   const ff = /Firefox\/([\d.]+)/.exec(n.userAgent);
   if (ff) return `Firefox ${ff[1]}`;
   const sf = /Version\/([\d.]+).*Safari/.exec(n.userAgent);
@@ -97,7 +109,7 @@ export const runBench = async (req: BenchRequest, ch: Channel): Promise<BenchOut
   const record = browserRecord({
     date, commit: __ALEXNET_COMMIT__, dirty: __ALEXNET_DIRTY__, plan, subjects, wallSeconds: (performance.now() - t0) / 1000, url: nav.location.href,
     machine: {
-      userAgent: nav.navigator.userAgent, browser: browserName(), cores: nav.navigator.hardwareConcurrency ?? 1,
+      userAgent: nav.navigator.userAgent, browser: await browserName(), cores: nav.navigator.hardwareConcurrency ?? 1,
       memoryGiB: nav.navigator.deviceMemory ?? null, os: nav.navigator.platform ?? 'unknown', gl: renderer,
       ...(renderer === null ? { glNote: glNote ?? 'gpu.js did not start on WebGL in this browser' } : {}),
     },

@@ -6,6 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
+// The gradients tf.grad needs (in Node, loading @tensorflow/tfjs registers them).
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
 
 export type TfjsBackend = 'cpu' | 'wasm' | 'webgl';
