@@ -67,19 +67,29 @@ const progressOf = (sel: string) => {
   const bar = box.querySelector('progress')!;
   const text = box.querySelector('span')!;
   const t0 = performance.now();
+  let last = { done: 0, total: 0, label: 'starting…' };
+  const show = () => {
+    const { done, total, label } = last;
+    const el = (performance.now() - t0) / 1000;
+    const rate = done > 0 ? done / el : 0;
+    const eta = rate > 0 ? (total - done) / rate : NaN;
+    text.textContent = total === 0 ? `${label} (${secs(el)})`
+      : `${label} — ${done}/${total}, ${secs(el)} so far${rate > 0 && done < total ? `, ${rate >= 1 ? `${rate.toFixed(1)}/s` : `${secs(1 / rate)} each`}, about ${secs(eta)} left` : ''}`;
+  };
+  // The clock runs between steps too: a long step shows its time going by.
+  const timer = setInterval(show, 1000);
   box.hidden = false;
   bar.removeAttribute('value');
-  text.textContent = 'starting…';
+  show();
   return {
     update(done: number, total: number, label: string) {
-      const el = (performance.now() - t0) / 1000;
+      last = { done, total, label };
       bar.max = total;
       bar.value = done;
-      const rate = done > 0 ? done / el : 0;
-      const eta = rate > 0 ? (total - done) / rate : NaN;
-      text.textContent = `${label} — ${done}/${total}, ${secs(el)} so far${rate > 0 && done < total ? `, ${rate >= 1 ? `${rate.toFixed(1)}/s` : `${secs(1 / rate)} each`}, about ${secs(eta)} left` : ''}`;
+      show();
     },
     done(message: string) {
+      clearInterval(timer);
       bar.max = 1;
       bar.value = 1;
       text.textContent = `${message} (${secs((performance.now() - t0) / 1000)})`;
