@@ -198,18 +198,8 @@ export const regressions = (current: Omit<BenchRecord, 'flags'>, history: readon
 
 // ---- assembling a record -----------------------------------------------------
 
-/** What a run knows when it has measured its subjects. */
-export interface RunFacts {
-  readonly date: string;
-  readonly commit: string;
-  readonly dirty: boolean;
-  readonly command: string;
-  readonly url?: string;
-  readonly machine: Machine;
-  readonly plan: Plan;
-  readonly subjects: readonly SubjectResult[];
-  readonly wallSeconds: number;
-}
+/** What a run knows when it has measured its subjects: the record's own facts, and the plan it ran. */
+export type RunFacts = Pick<BenchRecord, 'date' | 'commit' | 'dirty' | 'command' | 'url' | 'machine' | 'subjects' | 'wallSeconds'> & { readonly plan: Plan };
 
 /** The network every run measures, as `alexnet info` describes it. */
 export const modelRecord = (): BenchRecord['model'] => {
@@ -223,18 +213,12 @@ export const modelRecord = (): BenchRecord['model'] => {
  * schema, the plan as recorded and the model, filled in the same way for a run
  * in Node (bench/run.ts) and one in the browser (bench/browser-record.ts).
  */
-export const recordOf = (o: RunFacts): Omit<BenchRecord, 'flags'> => ({
+export const recordOf = ({ plan, url, ...facts }: RunFacts): Omit<BenchRecord, 'flags'> => ({
   schema: SCHEMA,
-  date: o.date,
-  commit: o.commit,
-  dirty: o.dirty,
-  command: o.command,
-  ...(o.url !== undefined ? { url: o.url } : {}),
-  machine: o.machine,
-  plan: planRecord(o.plan),
+  ...facts,
+  ...(url !== undefined ? { url } : {}),
+  plan: planRecord(plan),
   model: modelRecord(),
-  subjects: o.subjects,
-  wallSeconds: o.wallSeconds,
 });
 
 /** Two records of the same run: the same start, commit and machine. */

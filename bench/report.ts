@@ -334,33 +334,29 @@ export const resultsMarkdown = (all: readonly BenchRecord[], chartDir: string, r
   return out.join('\n');
 };
 
-/** The README block: the latest throughput table and the command that made it. */
-export const readmeBlock = (latest: BenchRecord, resultsRel: string): string => [
-  README_START,
-  `Latest full run on this machine (${latest.machine.cpu}, ${latest.machine.cores} cores, ${latest.machine.gl ? latest.machine.gl.replace(/^.* on /, '') : 'no GL'}; Node ${latest.machine.node}), ${latest.date.slice(0, 10)}, commit \`${latest.commit}\`, made by \`${latest.command}\`; medians with min–max, ratios = times as fast as the peer:`,
+/** A marked block of the docs page: `intro`, the record's throughput table and notes, then `outro`. */
+const throughputBlock = (r: BenchRecord, start: string, end: string, intro: string, outro: string): string => [
+  start,
+  intro,
   '',
-  throughputTable(latest, 'md'),
+  throughputTable(r, 'md'),
   '',
-  ...dominantLines(latest).map((l) => `- ${l}`),
-  ...notAvailableLines(latest).map((l) => `- ${l}`),
+  ...dominantLines(r).map((l) => `- ${l}`),
+  ...notAvailableLines(r).map((l) => `- ${l}`),
   '',
-  `Per-layer and per-kernel tables, charts and the history: [${resultsRel}](${resultsRel}).`,
-  README_END,
+  outro,
+  end,
 ].join('\n');
 
+/** The README block: the latest throughput table and the command that made it. */
+export const readmeBlock = (latest: BenchRecord, resultsRel: string): string => throughputBlock(latest, README_START, README_END,
+  `Latest full run on this machine (${latest.machine.cpu}, ${latest.machine.cores} cores, ${latest.machine.gl ? latest.machine.gl.replace(/^.* on /, '') : 'no GL'}; Node ${latest.machine.node}), ${latest.date.slice(0, 10)}, commit \`${latest.commit}\`, made by \`${latest.command}\`; medians with min–max, ratios = times as fast as the peer:`,
+  `Per-layer and per-kernel tables, charts and the history: [${resultsRel}](${resultsRel}).`);
+
 /** The browser block of the docs page: the latest browser record's throughput table. */
-export const browserBlock = (latest: BenchRecord, resultsRel: string): string => [
-  BROWSER_START,
+export const browserBlock = (latest: BenchRecord, resultsRel: string): string => throughputBlock(latest, BROWSER_START, BROWSER_END,
   `Latest run in a browser (${machineLine(latest)}), ${latest.date.slice(0, 10)}, commit \`${latest.commit}\`, measured by the page (\`npm run web\`, Bench) and taken in with \`npm run bench -- --report --import FILE\`; medians with min–max, ratios = times as fast as TF.js webgl in the same browser:`,
-  '',
-  throughputTable(latest, 'md'),
-  '',
-  ...dominantLines(latest).map((l) => `- ${l}`),
-  ...notAvailableLines(latest).map((l) => `- ${l}`),
-  '',
-  `Per-layer tables and each browser's history: [${resultsRel}](${resultsRel}#${BROWSER_ANCHOR}).`,
-  BROWSER_END,
-].join('\n');
+  `Per-layer tables and each browser's history: [${resultsRel}](${resultsRel}#${BROWSER_ANCHOR}).`);
 
 /** `text` with the block between `start` and `end` replaced; null when the markers are not there. */
 const replaceBlock = (text: string, start: string, end: string, block: string): string | null => {
