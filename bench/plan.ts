@@ -148,6 +148,13 @@ export const BROWSER: Plan = {
   subjectTimeoutMs: 10 * 60_000,
 };
 
+/**
+ * The page's quick run: QUICK's batches and budget on the page's subjects,
+ * with the full run's caps, as a first run in a browser includes compiling
+ * every shader (tens of seconds on a software renderer).
+ */
+export const BROWSER_QUICK: Plan = { ...QUICK, capMs: BROWSER.capMs, kernelCapMs: BROWSER.kernelCapMs, subjects: BROWSER.subjects, subjectTimeoutMs: BROWSER.subjectTimeoutMs };
+
 /** Batches a subject measures under a plan, and what it leaves out and why. */
 export const batchesFor = (plan: Plan, s: SubjectDef) => {
   const partial = s.forwardOnly !== undefined && !plan.thorough;

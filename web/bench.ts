@@ -11,7 +11,7 @@ import { browserRecord } from '../bench/browser-record.ts';
 import { placementDriver, tfjsDriver } from '../bench/drivers.ts';
 import { type MakeDriver, measureSubject } from '../bench/measure.ts';
 import { setupTfjs } from '../bench/peers/tfjs.ts';
-import { BROWSER, type Plan, QUICK, subjectById } from '../bench/plan.ts';
+import { BROWSER, BROWSER_QUICK, subjectById } from '../bench/plan.ts';
 import { type BenchRecord, type SubjectResult, throughputKey, validateRecord } from '../bench/record.ts';
 import { alexnet, describe } from '../core/alexnet.ts';
 import { orThrow } from '../core/errors.ts';
@@ -31,13 +31,6 @@ export interface BenchOutcome {
 }
 
 const ONE = 'browser-gpujs-1ctx', TWO = 'browser-gpujs-2ctx', TF = 'browser-tfjs-webgl';
-
-/**
- * The quick plan of the page: QUICK's batches and budget on the page's
- * subjects, with the full run's caps, as a first run in a browser includes
- * compiling every shader (tens of seconds on a software renderer).
- */
-const BROWSER_QUICK: Plan = { ...QUICK, capMs: BROWSER.capMs, kernelCapMs: BROWSER.kernelCapMs, subjects: BROWSER.subjects, subjectTimeoutMs: BROWSER.subjectTimeoutMs };
 
 type Brand = { brand: string; version: string };
 const nav = globalThis as unknown as {
