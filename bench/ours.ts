@@ -13,6 +13,7 @@ import { type Params, towerRows } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
 import { type Shape, sizeOf, Tensor } from '../core/tensor.ts';
 import { createReferenceBackend } from '../reference/index.ts';
+import type { cpuTowers as CpuTowers, gpuTowers as GpuTowers, RemoteBackend } from '../backends/remote/index.ts';
 import type { SubjectId } from './plan.ts';
 import type { KernelCase, Syncer } from './profile.ts';
 
@@ -47,21 +48,38 @@ export const makePlacement = async (id: SubjectId): Promise<{ placement: Placeme
     const threads = be.threads ?? 1;
     return { placement: [be], detail: `${be.name} backend (float32, WebAssembly SIMD matrix products, ${threads} thread${threads === 1 ? '' : 's'}: set ALEXNET_CPU_THREADS), one context, grouped convolutions` };
   }
+  if (id === 'cpu-2ctx') {
+    const remote = await loadFactory<typeof CpuTowers>('../backends/remote/index.ts', 'cpuTowers');
+    if ('reason' in remote) return remote;
+    try {
+      const placement = remote.create();
+      return { placement, detail: `${placement.map((b) => `${b.name} (${b.threads} thread${b.threads === 1 ? '' : 's'})`).join(' + ')}, side by side in worker threads, transfers at conv3, fc6, fc7, fc8 straight between them` };
+    } catch (e) {
+      return { reason: `the cpu towers do not start: ${(e as Error).message.split('\n')[0]}` };
+    }
+  }
   const gpu = await loadFactory<GpuFactory>('../backends/gpujs/index.ts', 'createGpuBackend');
   if ('reason' in gpu) return gpu;
   const mode = id === 'gpujs-webasm' ? 'webasm' : 'headlessgl';
   const count = id === 'gpujs-gl-2ctx' ? 2 : 1;
   const placement: (Backend & { readonly mode?: string })[] = [];
   try {
-    for (let t = 0; t < count; t++) placement.push(gpu.create({ mode, name: `gpu.js ${mode} #${t}` }));
+    if (count === 2) {
+      const remote = await loadFactory<typeof GpuTowers>('../backends/remote/index.ts', 'gpuTowers');
+      if ('reason' in remote) return remote;
+      placement.push(...remote.create({ mode }, [`gpu.js ${mode} tower 0`, `gpu.js ${mode} tower 1`]));
+    } else {
+      placement.push(gpu.create({ mode, name: `gpu.js ${mode} #0` }));
+    }
   } catch (e) {
     return { reason: `gpu.js in ${mode} mode does not start: ${(e as Error).message.split('\n')[0]}` };
   }
   const wrong = placement.find((b) => b.mode !== mode);
   if (wrong) return { reason: `asked gpu.js for ${mode}, got ${wrong.mode ?? 'an unknown mode'}${mode === 'headlessgl' && !process.env.DISPLAY ? ' (DISPLAY is not set: run under xvfb-run)' : ''}` };
+  const lp = (b: Backend) => (b as RemoteBackend).facts?.lpThreads;
   return {
     placement,
-    detail: `${placement.map((b) => `${b.name} (mode ${b.mode})`).join(' + ')}, ${count === 2 ? 'one context per tower, transfers at conv3, fc6, fc7, fc8' : 'one context, grouped convolutions'}`,
+    detail: `${placement.map((b) => `${b.name} (mode ${b.mode})`).join(' + ')}, ${count === 2 ? `side by side, a process per tower (llvmpipe threads: ${lp(placement[0]) ?? 'default'}), transfers at conv3, fc6, fc7, fc8 straight between them` : 'one context, grouped convolutions'}`,
   };
 };
 

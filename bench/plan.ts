@@ -34,6 +34,7 @@ export type SubjectId =
   | 'gpujs-gl-1ctx'
   | 'gpujs-webasm'
   | 'cpu'
+  | 'cpu-2ctx'
   | 'reference'
   | 'tfjs-webgl'
   | 'tfjs-wasm'
@@ -61,10 +62,11 @@ export interface SubjectDef {
 }
 
 export const SUBJECTS: readonly SubjectDef[] = [
-  { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts (one per tower)', kind: 'ours', where: 'node', slow: false, gl: true },
+  { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts side by side (a process per tower)', kind: 'ours', where: 'node', slow: false, gl: true },
   { id: 'gpujs-gl-1ctx', label: 'gpu.js headlessgl, 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: true },
   { id: 'gpujs-webasm', label: 'gpu.js webasm, 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: false },
   { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products, a thread per core), 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: false },
+  { id: 'cpu-2ctx', label: 'CPU backend, 2 towers side by side (a thread per tower, half the cores each)', kind: 'ours', where: 'node', slow: false, gl: false },
   { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', where: 'node', slow: true, gl: false },
   { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', where: 'node', slow: false, gl: true },
   { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', where: 'node', slow: false, gl: false },

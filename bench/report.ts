@@ -42,6 +42,7 @@ const COLOURS: Record<string, string> = {
   'gpujs-gl-1ctx': '#17becf',
   'gpujs-webasm': '#9467bd',
   cpu: '#2ca02c',
+  'cpu-2ctx': '#98df8a',
   reference: '#7f7f7f',
   'tfjs-webgl': '#d62728',
   'tfjs-wasm': '#ff7f0e',

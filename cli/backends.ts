@@ -1,7 +1,7 @@
 /**
  * Choosing where the network runs: `--backend auto|gpu|cpu|reference` and
  * `--towers 1|2` (one context running the grouped network, or one context per
- * tower, as the paper's two GPUs).
+ * tower running side by side, as the paper's two GPUs).
  *
  * 'auto' takes the gpu.js backend when it runs in headless GL here (under
  * `xvfb-run -a`), else the fast CPU backend, else the reference, and says why
@@ -46,9 +46,29 @@ const loadCpu = async (): Promise<{ make: Maker; label: string } | { reason: str
   }
 };
 
+/**
+ * Two towers side by side, as the paper's two GPUs: gpu.js a process per
+ * tower, the cpu backend a worker thread per tower (backends/remote). The
+ * reference stays in this thread, one tower after the other.
+ */
+const sideBySide = async (label: string): Promise<Backend[] | null> => {
+  if (label === 'reference') return null;
+  const r = await import('../backends/remote/index.ts');
+  const names = [`${label} tower 0`, `${label} tower 1`] as const;
+  return label.startsWith('gpu.js') ? r.gpuTowers({ mode: 'headlessgl' }, names) : r.cpuTowers({}, [`cpu tower 0`, `cpu tower 1`]);
+};
+
 export const chooseBackend = async (choice: BackendChoice, towers: 1 | 2): Promise<Chosen> => {
-  const build = (label: string, make: Maker, note: string | null): Chosen => {
+  const build = async (label: string, make: Maker, note: string | null): Promise<Chosen> => {
     try {
+      if (towers === 2) {
+        const placement = await sideBySide(label);
+        if (placement) {
+          const each = placement.map((b) => (b as { threads?: number }).threads).filter((n) => n !== undefined);
+          const what = label.startsWith('gpu.js') ? 'a process per tower' : `a thread per tower${each.length ? `, ${each[0]} thread${each[0] === 1 ? '' : 's'} each` : ''}`;
+          return { placement, description: `${label.replace(/ \(.*\)$/, '')}, one context per tower, side by side (${what})`, note };
+        }
+      }
       const placement = Array.from({ length: towers }, (_, t) => make(towers === 2 ? `${label} tower ${t}` : label));
       return { placement, description: `${label}, ${towers === 2 ? 'one context per tower' : 'one context (grouped towers)'}`, note };
     } catch (e) {

@@ -134,6 +134,20 @@ export interface Backend {
    *   v <- momentum * v - weightDecay * lr * w - lr * g ;  w <- w + v
    */
   sgdUpdate(w: Handle, v: Handle, g: Handle, p: SgdParams): { w: Handle; v: Handle };
+
+  // ---- for backends that run elsewhere (backends/remote) -------------------
+  /**
+   * A backend whose kernels return before they have run (a tower in another
+   * thread or process) waits here until every kernel called so far has run,
+   * and throws the first that failed. Absent where kernels finish before they
+   * return.
+   */
+  sync?(): void;
+  /**
+   * Moves h to backend `to` by a path of the backend's own (straight between
+   * two towers), or returns undefined for the host path. Called by `transfer`.
+   */
+  transferTo?(h: Handle, to: Backend): Handle | undefined;
 }
 
 /** Throws if h does not belong to backend b (the tower boundary is explicit). */

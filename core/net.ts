@@ -176,9 +176,11 @@ export class Network {
     const keep: Handle[] = [];
     try {
       const { pass, loss } = this.lossOf(scope, x, labels, { train: true, ...opts });
+      // The backward pass is issued before the loss is read, so towers in other threads or
+      // processes go on from forward to backward without waiting; only the update waits on the loss.
+      const { grads } = pass.backward(loss.dlogits, false);
       const logits = this.towers[0].be.download(pass.logits);
       if (!Number.isFinite(loss.loss)) return { loss: loss.loss, logits };
-      const { grads } = pass.backward(loss.dlogits, false);
       this.towers.forEach((tw, t) => {
         const be = scope.on(tw.be);
         for (const [n, g] of grads[t]) {
@@ -190,6 +192,8 @@ export class Network {
           keep.push(r.w, r.v);
         }
       });
+      // The step is over when every tower has run it (and a kernel that failed in one is reported here).
+      for (const tw of this.towers) tw.be.sync?.();
       return { loss: loss.loss, logits };
     } finally {
       scope.close(keep);
@@ -242,12 +246,15 @@ export class Network {
     for (const l of this.spec.layers) {
       const sources = acts;
       const pullbacks: L.Applied['pullback'][][] = [];
+      // Where a layer reads both towers, both exchanges are issued before either tower's layer,
+      // so that towers running side by side (backends/remote) need not wait for each other's layer.
+      const inputs = sources.map((_, t) =>
+        l.link === 'both' && T === 2 ? sources.map((s, from) => (from === t ? s : move(s, t, l.name, 'forward'))) : undefined);
       acts = bes.map((be, t) => {
         const steps: L.Applied[] = [];
         const push = (a: L.Applied) => { steps.push(a); return a.y; };
-        let h: Handle = l.link === 'both' && T === 2
-          ? be.concat(sources.map((s, from) => (from === t ? s : move(s, t, l.name, 'forward'))))
-          : sources[t];
+        const both = inputs[t];
+        let h: Handle = both ? be.concat(both) : sources[t];
         const w = this.towers[t].params.get(weightName(l.name))!;
         const b = this.towers[t].params.get(biasName(l.name))!;
         if (l.kind === 'conv') {

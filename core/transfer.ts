@@ -5,6 +5,7 @@
  * towers.
  */
 import type { Backend, Handle } from './backend.ts';
+import { sizeOf } from './tensor.ts';
 
 export interface TransferRecord {
   readonly layer: string;
@@ -17,12 +18,13 @@ export interface TransferRecord {
 export type TransferLog = TransferRecord[];
 
 /**
- * Moves `h` to backend `to`. A backend may offer a faster path (`transferTo`);
- * otherwise the tensor goes through the host. Always makes a new handle.
+ * Moves `h` to backend `to`, counting its float32 bytes. A backend may offer a
+ * path of its own (`transferTo`: two towers in other threads or processes pass
+ * it between themselves); otherwise the tensor goes through the host. Always
+ * makes a new handle.
  */
 export const transfer = (h: Handle, to: Backend, log: TransferLog, layer: string, direction: 'forward' | 'backward'): Handle => {
   const from = h.owner;
-  const host = from.download(h);
-  log.push({ layer, direction, from: from.name, to: to.name, bytes: host.size * 4 });
-  return to.upload(host);
+  log.push({ layer, direction, from: from.name, to: to.name, bytes: sizeOf(h.shape) * 4 });
+  return from.transferTo?.(h, to) ?? to.upload(from.download(h));
 };

@@ -78,7 +78,8 @@ running
                          budget (default auto)
   --backend NAME         ${BACKENDS.join(' | ')} (default auto: gpu.js in
                          headless GL if it works here, else cpu)
-  --towers 1|2           one context, or one per tower as the paper's two GPUs
+  --towers 1|2           one context, or one per tower running side by side as the
+                         paper's two GPUs (gpu: a process each; cpu: a thread each)
                          (default 1)
   --out DIR              where the checkpoint and pictures go
                          (default runs/<model>-<data>)

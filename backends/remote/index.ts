@@ -1,0 +1,64 @@
+/**
+ * Towers that run side by side: a backend in a worker thread or a process of
+ * its own (./client.ts), and recipes for the project's own backends. A
+ * placement of two of them is an ordinary placement:
+ *
+ *   const placement = [0, 1].map((t) => createTower(gpuRecipe({ mode: 'headlessgl' }), { in: 'process', name: `tower ${t}` }));
+ *   const net = Network.create(spec, params, placement);
+ *
+ * and the executor runs the towers concurrently, the other tower's maps at
+ * conv3, fc6, fc7 and fc8 passed straight between them.
+ */
+import { availableParallelism } from 'node:os';
+import type { CpuOptions } from '../cpu/index.ts';
+import type { GpuBackendOptions } from '../gpujs/index.ts';
+import { createRemoteBackend, type RemoteBackend, type TowerOptions } from './client.ts';
+import type { BackendRecipe } from './protocol.ts';
+
+export { RemoteBackend, type TowerOptions } from './client.ts';
+export type { BackendRecipe } from './protocol.ts';
+
+/** A module beside this one, as the tower will import it: .ts in the source tree, .js in the compiled package. */
+const sibling = (rel: string): string => {
+  const url = new URL(rel, import.meta.url);
+  return import.meta.url.endsWith('.js') ? url.href.replace(/\.ts$/, '.js') : url.href;
+};
+
+export const cpuRecipe = (options: CpuOptions = {}): BackendRecipe => ({ module: sibling('../cpu/index.ts'), factory: 'createCpuBackend', options });
+export const gpuRecipe = (options: GpuBackendOptions = {}): BackendRecipe => ({ module: sibling('../gpujs/index.ts'), factory: 'createGpuBackend', options });
+export const referenceRecipe = (name?: string): BackendRecipe => ({ module: sibling('../../reference/index.ts'), factory: 'createReferenceBackend', options: name });
+
+/** Starts one tower: the recipe's backend in a worker thread or a process of its own. */
+export const createTower = (recipe: BackendRecipe, options: TowerOptions): RemoteBackend => createRemoteBackend(recipe, options);
+
+/** The cores each of two towers gets: half the machine's, at least one. */
+export const coresPerTower = (): number => Math.max(1, Math.floor(availableParallelism() / 2));
+
+/**
+ * The paper's two towers on gpu.js, side by side: a process per tower (headless
+ * GL loads in one thread per process), each with its own GL context. Mesa's
+ * llvmpipe renders with LP_NUM_THREADS threads per context; unless that is
+ * set, each tower's context gets half the cores, so the two do not fight over
+ * them.
+ */
+export const gpuTowers = (options: Omit<GpuBackendOptions, 'name'> = {}, names: TowerNames = ['gpu.js tower 0', 'gpu.js tower 1']): [RemoteBackend, RemoteBackend] => {
+  const env: Record<string, string> = process.env.LP_NUM_THREADS ? {} : { LP_NUM_THREADS: String(coresPerTower()) };
+  return towers((name) => createTower(gpuRecipe({ ...options, name }), { in: 'process', env }), names);
+};
+
+/** The two towers on the cpu backend, side by side: a worker thread per tower, each sharing its kernels between half the cores. */
+export const cpuTowers = (options: Omit<CpuOptions, 'name'> = {}, names: TowerNames = ['cpu tower 0', 'cpu tower 1']): [RemoteBackend, RemoteBackend] =>
+  towers((name) => createTower(cpuRecipe({ threads: options.threads ?? coresPerTower(), name }), { in: 'thread' }), names);
+
+export type TowerNames = readonly [string, string];
+
+/** Starts both towers, closing the first if the second cannot start. */
+const towers = (make: (name: string) => RemoteBackend, names: TowerNames): [RemoteBackend, RemoteBackend] => {
+  const a = make(names[0]);
+  try {
+    return [a, make(names[1])];
+  } catch (e) {
+    a.close();
+    throw e;
+  }
+};
