@@ -110,13 +110,28 @@ export class CpuBackend implements Backend {
 
   biasGrad(dy: Handle): Handle { return this.h(biasGrad(this.t(dy))); }
 
+  /**
+   * From a batch of 8 on, as y^T [M, N] = w x^T, so that the weights go to the
+   * product as they lie (a copy) rather than transposed (a strided copy of the
+   * largest operand); the sums run over k in the same order either way.
+   */
   linear(x: Handle, w: Handle, b: Handle): Handle {
     const [N, K] = x.shape;
     const M = w.shape[0];
     const bs = this.f(b);
     const y = this.alloc(N * M);
-    for (let n = 0; n < N; n++) y.set(bs, n * M);
-    gemmNT(N, M, K, this.f(x), 0, this.f(w), 0, y, 0);
+    if (N < 8) {
+      for (let n = 0; n < N; n++) y.set(bs, n * M);
+      gemmNT(N, M, K, this.f(x), 0, this.f(w), 0, y, 0);
+      return this.make([N, M], y);
+    }
+    const xs = this.f(x);
+    const xt = new Float32Array(K * N);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) xt[k * N + n] = xs[n * K + k];
+    const yt = new Float32Array(M * N);
+    for (let m = 0; m < M; m++) yt.fill(bs[m], m * N, (m + 1) * N);
+    gemmNN(M, N, K, this.f(w), 0, xt, 0, yt, 0);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) y[n * M + m] = yt[m * N + n];
     return this.make([N, M], y);
   }
 
