@@ -24,12 +24,24 @@ import { simdGemmNN as gemmNN, simdGemmNT as gemmNT, simdGemmTN as gemmTN } from
 import { defaultThreadCount, sharedF32, type Threads, threadsFor } from './threads.ts';
 
 class CpuHandle implements Handle {
+  disposed = false;
   constructor(readonly owner: CpuBackend, readonly tensor: Tensor) {}
   get shape(): Shape { return this.tensor.shape; }
 }
 
 /** Element-wise kernels smaller than this are not worth a message to another thread. */
 const SPLIT_ELEMENTS = 1 << 16;
+
+/**
+ * Results this large (floats) come from a pool of the buffers of disposed
+ * handles: a fresh array of fc6's size costs more in first-touch page faults
+ * than the kernel that fills it. The pool holds at most POOL_FLOATS.
+ */
+const POOL_MIN = 1 << 18;
+const POOL_FLOATS = 1 << 28;
+
+/** A buffer the backend allocated: how many live handles see it, and whether a caller holds it (a download). */
+interface Use { handles: number; escaped: boolean }
 
 export interface CpuOptions {
   /** Shown in errors and transfer logs (default 'cpu'). */
@@ -52,26 +64,66 @@ export class CpuBackend implements Backend {
   /** How many threads share each batch. */
   get threads(): number { return this.pool.count; }
 
+  /** The buffers this backend allocated (weakly: a handle dropped without dispose() lets its buffer go). */
+  private readonly uses = new WeakMap<F32, Use>();
+  /** Buffers of disposed handles, by length, for `alloc` to hand out again. */
+  private readonly spare = new Map<number, F32[]>();
+  private spareFloats = 0;
+
   private t(h: Handle): Tensor { own(this, h); return (h as CpuHandle).tensor; }
   private f(h: Handle): F32 { return this.t(h).data as F32; }
   /** Wraps a tensor, in float32 and, when other threads may read it, in shared memory. */
   private h(t: Tensor): Handle {
     const f = t.as('float32');
-    if (this.pool.count === 1 || f.data.buffer instanceof SharedArrayBuffer) return new CpuHandle(this, f);
-    const data = this.alloc(f.size);
+    if (this.pool.count === 1 || f.data.buffer instanceof SharedArrayBuffer) return this.wrap(f);
+    const data = this.alloc(f.size, false);
     data.set(f.data);
-    return new CpuHandle(this, Tensor.trusted(f.shape, data));
+    return this.wrap(Tensor.trusted(f.shape, data));
   }
-  private alloc(n: number): F32 { return this.pool.count === 1 ? new Float32Array(n) : sharedF32(n); }
-  private make(shape: Shape, data: F32): Handle { return new CpuHandle(this, Tensor.trusted(shape, data)); }
+  private wrap(t: Tensor): Handle {
+    const use = this.uses.get(t.data as F32);
+    if (use) use.handles++;
+    return new CpuHandle(this, t);
+  }
+  /** n floats, zero unless `zero` is false (for results the kernel writes in full). */
+  private alloc(n: number, zero = true): F32 {
+    let data = n >= POOL_MIN ? this.spare.get(n)?.pop() : undefined;
+    if (data) {
+      this.spareFloats -= n;
+      if (zero) data.fill(0);
+    } else {
+      data = this.pool.count === 1 ? new Float32Array(n) : sharedF32(n);
+    }
+    if (n >= POOL_MIN) this.uses.set(data, { handles: 0, escaped: false });
+    return data;
+  }
+  private make(shape: Shape, data: F32): Handle { return this.wrap(Tensor.trusted(shape, data)); }
 
   upload(t: Tensor): Handle { return this.h(t); }
   /** The caller gets its own copy in ordinary memory when the data is shared between threads. */
   download(h: Handle): Tensor {
     const t = this.t(h);
-    return t.data.buffer instanceof SharedArrayBuffer ? Tensor.trusted(t.shape, Float32Array.from(t.data)) : t;
+    if (t.data.buffer instanceof SharedArrayBuffer) return Tensor.trusted(t.shape, Float32Array.from(t.data));
+    const use = this.uses.get(t.data as F32);
+    if (use) use.escaped = true; // the caller holds these values now: never reused
+    return t;
   }
-  dispose(h: Handle): void { own(this, h); }
+  /** The buffer goes back to the pool when no live handle sees it (a reshape shares it) and no caller holds it. */
+  dispose(h: Handle): void {
+    own(this, h);
+    const c = h as CpuHandle;
+    if (c.disposed) return;
+    c.disposed = true;
+    const data = c.tensor.data as F32;
+    const use = this.uses.get(data);
+    if (!use || --use.handles > 0 || use.escaped) return;
+    this.uses.delete(data);
+    if (this.spareFloats + data.length > POOL_FLOATS) return;
+    const list = this.spare.get(data.length) ?? [];
+    list.push(data);
+    this.spare.set(data.length, list);
+    this.spareFloats += data.length;
+  }
   liveCount(): number { return 0; }
 
   reshape(x: Handle, shape: Shape): Handle { return this.make(shape, this.f(x)); }
@@ -82,7 +134,7 @@ export class CpuBackend implements Backend {
 
   conv2d(x: Handle, w: Handle, b: Handle, p: ConvParams): Handle {
     const g = geometry(x.shape, w.shape, p);
-    const y = this.alloc(g.N * g.F * g.cols);
+    const y = this.alloc(g.N * g.F * g.cols, false);
     this.pool.run('conv', { x: this.f(x), w: this.f(w), b: this.f(b), y, g }, g.N);
     return this.make([g.N, g.F, g.OH, g.OW], y);
   }
@@ -119,7 +171,7 @@ export class CpuBackend implements Backend {
     const [N, K] = x.shape;
     const M = w.shape[0];
     const bs = this.f(b);
-    const y = this.alloc(N * M);
+    const y = this.alloc(N * M, false);
     if (N < 8) {
       for (let n = 0; n < N; n++) y.set(bs, n * M);
       gemmNT(N, M, K, this.f(x), 0, this.f(w), 0, y, 0);
@@ -156,13 +208,13 @@ export class CpuBackend implements Backend {
 
   relu(x: Handle): Handle {
     const xs = this.f(x);
-    const y = this.alloc(xs.length);
+    const y = this.alloc(xs.length, false);
     this.pool.run('relu', { x: xs, y }, xs.length, this.elementShares(xs.length));
     return this.make(x.shape, y);
   }
   reluGrad(y: Handle, dy: Handle): Handle {
     const ys = this.f(y);
-    const dx = this.alloc(ys.length);
+    const dx = this.alloc(ys.length, false);
     this.pool.run('reluGrad', { y: ys, dy: this.f(dy), dx }, ys.length, this.elementShares(ys.length));
     return this.make(y.shape, dx);
   }
@@ -203,7 +255,7 @@ export class CpuBackend implements Backend {
   }
   sgdUpdate(w: Handle, v: Handle, g: Handle, p: SgdParams): { w: Handle; v: Handle } {
     const ws = this.f(w);
-    const [wn, vn] = [this.alloc(ws.length), this.alloc(ws.length)];
+    const [wn, vn] = [this.alloc(ws.length, false), this.alloc(ws.length, false)];
     this.pool.run('sgd', { w: ws, v: this.f(v), g: this.f(g), wn, vn, p }, ws.length, this.elementShares(ws.length));
     return { w: this.make(w.shape, wn), v: this.make(v.shape, vn) };
   }
