@@ -68,7 +68,7 @@ test('npm pack, then an offline install of the tarball into an empty project', (
   ok(pack, 'npm pack');
   const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
   const listing = sh('tar', ['tzf', tarball], dir);
-  for (const f of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cli/alexnet.js', 'package/dist/backends/cpu/worker-entry.mjs', 'package/dist/backends/cpu/gemm.wasm.js', 'package/LICENSE']) {
+  for (const f of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/cli/alexnet.js', 'package/dist/backends/cpu/worker-entry.mjs', 'package/dist/backends/remote/entry.mjs', 'package/dist/backends/cpu/gemm.wasm.js', 'package/LICENSE']) {
     assert.ok(listing.stdout.includes(f), `the tarball holds ${f}`);
   }
   assert.not.ok(/\.test\.|package\/bench\/|package\/properties\/[a-z-]+\.ts/.test(listing.stdout), 'no tests or bench in the tarball');
@@ -79,7 +79,7 @@ test('npm pack, then an offline install of the tarball into an empty project', (
   console.log(`  packed and installed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 });
 
-test('plain node imports every entry point and runs alexnet-mini forward and backward on the reference and cpu backends', () => {
+test('plain node imports every entry point and runs alexnet-mini forward and backward on the reference and cpu backends, and on two cpu towers side by side', () => {
   writeFileSync(join(app, 'all.mjs'), `
 import * as root from 'alexnet-ts';
 import { createReferenceBackend } from 'alexnet-ts/reference';
@@ -89,6 +89,7 @@ import * as tfjs from 'alexnet-ts/tfjs';
 import * as verify from 'alexnet-ts/verify';
 import * as data from 'alexnet-ts/data';
 import * as train from 'alexnet-ts/train';
+import { cpuTowers } from 'alexnet-ts/towers';
 const { alexnetMini, initParams, Network, orThrow, Tensor, Rng } = root;
 for (const [name, m, key] of [['gpujs', gpujs, 'createGpuBackend'], ['tfjs', tfjs, 'createTfjsBackend'], ['verify', verify, 'verifyKernels'], ['data', data, 'synthetic'], ['train', train, 'train']]) {
   if (typeof m[key] !== 'function') throw new Error(name + ' lacks ' + key);
@@ -98,18 +99,20 @@ const params = initParams(spec, 3);
 const rng = new Rng(4);
 const x = orThrow(Tensor.of([2, ...spec.input], Float32Array.from({ length: 2 * 28 * 28 }, () => rng.normal())));
 const labels = Int32Array.of(1, 2);
-const results = [createReferenceBackend(), createCpuBackend({ threads: 2 })].map((b) => {
-  const g = orThrow(Network.create(spec, params, [b])).gradients(x, labels);
-  return { name: b.name, loss: g.loss, grads: g.grads.size };
+const towers = cpuTowers({ threads: 1 });
+const results = [[createReferenceBackend()], [createCpuBackend({ threads: 2 })], towers].map((placement) => {
+  const g = orThrow(Network.create(spec, params, placement)).gradients(x, labels);
+  return { name: placement.map((b) => b.name).join(' + '), loss: g.loss, grads: g.grads.size };
 });
+for (const t of towers) t.close();
 console.log(JSON.stringify(results));
 `);
   const r = sh(process.execPath, ['all.mjs'], app);
   ok(r, 'node all.mjs');
-  const [a, b] = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; loss: number; grads: number }[];
-  assert.is(a.grads, 16);
-  assert.is(b.grads, 16);
+  const [a, b, c] = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; loss: number; grads: number }[];
+  for (const x of [a, b, c]) assert.is(x.grads, 16, `${x.name}: gradients`);
   assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * a.loss, `losses ${a.loss} (reference) and ${b.loss} (cpu) agree`);
+  assert.ok(Math.abs(a.loss - c.loss) < 1e-5 * a.loss, `losses ${a.loss} (reference) and ${c.loss} (cpu towers side by side, ${c.name}) agree`);
 });
 
 test('the installed bin: info, --help, and a short train whose checkpoint the package reads back', () => {

@@ -124,7 +124,7 @@ export class RemoteBackend implements Backend {
     const seq = ++this.seq;
     this.post({ op: 'read', what, seq });
     const a = this.answer(seq, DEADLINE_MS, () => `no answer in ${DEADLINE_MS / 60000} minutes: the tower is lost`);
-    if (!a.ok) throw new Error(`${this.name}: ${a.error}`);
+    if (!a.ok) throw new Error(a.named ? a.error : `${this.name}: ${a.error}`);
     return a;
   }
 

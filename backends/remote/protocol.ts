@@ -58,7 +58,8 @@ export type Recv =
 
 export type Answer =
   | { readonly ok: true; readonly tensor?: WireTensor; readonly value?: number; readonly ready?: Ready }
-  | { readonly ok: false; readonly error: string };
+  /** `named`: the error already names the tower where it began (a failure passed on from the other tower does). */
+  | { readonly ok: false; readonly error: string; readonly named?: boolean };
 
 /** What a tower says once its backend is built: its name and the scalar facts it offers (mode, threads, ...). */
 export interface Ready {

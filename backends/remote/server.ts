@@ -69,7 +69,9 @@ export class TowerServer {
   private handle(id: number): Handle {
     const h = this.handles.get(id);
     if (h) return h;
-    throw new Error(`its input was not computed: ${this.lost.get(id) ?? `handle ${id} is unknown`}`);
+    const why = this.lost.get(id);
+    if (why !== undefined) throw new LostInput(why);
+    throw new Error(`internal: handle ${id} is unknown`);
   }
 
   private resolve(a: unknown): unknown {
@@ -82,7 +84,8 @@ export class TowerServer {
       const rs = f();
       rs.forEach((r, i) => (typeof r === 'number' ? this.numbers.set(out[i], r) : this.handles.set(out[i], r)));
     } catch (e) {
-      const why = `${what} failed: ${e instanceof Error ? e.message : String(e)}`;
+      // A kernel whose input was lost fails for the same reason as the kernel that lost it.
+      const why = e instanceof LostInput ? e.message : `${this.be.name}: ${what} failed: ${e instanceof Error ? e.message : String(e)}`;
       this.failure ??= why;
       for (const id of out) this.lost.set(id, why);
     }
@@ -115,7 +118,7 @@ export class TowerServer {
         try {
           this.out.peer(c.link, { op: 'recv', as: c.as, tensor: wire(this.be.download(h)) });
         } catch (e) {
-          const why = `sending a tensor to the other tower failed: ${e instanceof Error ? e.message : String(e)}`;
+          const why = `${this.be.name}: sending a tensor to the other tower failed: ${e instanceof Error ? e.message : String(e)}`;
           this.failure ??= why;
           this.out.peer(c.link, { op: 'recv', as: c.as, lost: why });
         }
@@ -132,7 +135,7 @@ export class TowerServer {
   private read(what: ReadWhat): Answer {
     const failed = this.failure;
     this.failure = null;
-    if (failed !== null) return { ok: false, error: failed };
+    if (failed !== null) return { ok: false, error: failed, named: true };
     try {
       if (what.kind === 'tensor') return { ok: true, tensor: wire(this.be.download(this.handle(what.id))) };
       if (what.kind === 'number') {
@@ -143,7 +146,11 @@ export class TowerServer {
       if (what.kind === 'liveCount') return { ok: true, value: this.be.liveCount() };
       return { ok: true };
     } catch (e) {
-      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      if (e instanceof LostInput) return { ok: false, error: e.message, named: true };
+      return { ok: false, error: `${this.be.name}: ${e instanceof Error ? e.message : String(e)}`, named: true };
     }
   }
 }
+
+/** A kernel's input that an earlier kernel failed to make; the message is that kernel's failure. */
+class LostInput extends Error {}
