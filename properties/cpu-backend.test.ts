@@ -109,6 +109,47 @@ test('the committed WebAssembly module is the one gemm.wat assembles to', async 
   assert.is(committed, await assemble(), 'run: npx tsx backends/cpu/build-wasm.ts');
 });
 
+test('fully connected layers of fc6\'s kind: step after step, with buffers reused and weights kept in the product\'s memory, every product reads the current weights', () => {
+  // 512 x 1024 weights: large enough for the buffer pool and the resident copy
+  // (fc6 itself would make the test slow); lr 0.1 so that stale weights would
+  // be far outside the tolerance.
+  const be = createCpuBackend({ name: 'cpu pooled', threads: 1 });
+  const [M, K] = [512, 1024];
+  const sgd = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
+  const w0 = randn([M, K], 31, 0.05).as('float32');
+  const b0 = randn([M], 32).as('float32');
+  let [w, v] = [be.upload(w0), be.upload(w0.map(() => 0))];
+  let [rw, rv] = [ref.upload(w0), ref.upload(w0.map(() => 0))];
+  const b = be.upload(b0);
+  const rb = ref.upload(b0);
+  for (let step = 0; step < 4; step++) {
+    const N = step % 2 === 0 ? 3 : 9; // both sides of the product's 8-column padding
+    const x = randn([N, K], 40 + step).as('float32');
+    const dy = randn([N, M], 50 + step).as('float32');
+    const [hx, hdy, rx, rdy] = [be.upload(x), be.upload(dy), ref.upload(x), ref.upload(dy)];
+    const y = be.linear(hx, w, b);
+    agree(`step ${step}: y`, be.download(y), ref.download(ref.linear(rx, rw, rb)), K, 1);
+    const dx = be.linearGradInput(hdy, w);
+    agree(`step ${step}: dx`, be.download(dx), ref.download(ref.linearGradInput(rdy, rw)), M, 1);
+    const g = be.linearGradWeight(hx, hdy);
+    const rg = ref.linearGradWeight(rx, rdy);
+    const u = be.sgdUpdate(w, v, g, sgd);
+    const ru = ref.sgdUpdate(rw, rv, rg, sgd);
+    for (const h of [w, v, g, hx, hdy]) be.dispose(h);
+    [w, v, rw, rv] = [u.w, u.v, ru.w, ru.v];
+  }
+  assert.ok(be.reused >= 4, `the pool gave ${be.reused} buffers back`);
+  // Weights whose buffer is given to other weights: the second product must read the second values.
+  const x = be.upload(randn([2, K], 60).as('float32'));
+  const first = be.relu(be.upload(randn([M, K], 61).as('float32')));
+  be.linear(x, first, b);
+  be.dispose(first);
+  const secondValues = randn([M, K], 62).as('float32');
+  const second = be.relu(be.upload(secondValues));
+  const want = ref.download(ref.linear(ref.upload(randn([2, K], 60)), ref.relu(ref.upload(secondValues)), rb));
+  agree('weights in a reused buffer', be.download(be.linear(x, second, b)), want, K, 1);
+});
+
 test('alexnet-mini gradients (two towers) match the reference', () => {
   // Weights with std 0.1 rather than the paper's 0.01: with biases of 1 and tiny
   // weights, conv5's outputs all sit within float32 rounding of 1 and which

@@ -20,7 +20,7 @@ import { softmaxCrossEntropy } from '../../reference/softmax.ts';
 import { geometry } from './conv.ts';
 import type { F32 } from './gemm.ts';
 import { multiply, poolShape } from './pointwise.ts';
-import { simdGemmNN as gemmNN, simdGemmNT as gemmNT, simdGemmTN as gemmTN } from './simd.ts';
+import { forget, simdGemmTN as gemmTN, simdLinear, simdLinearGradInput } from './simd.ts';
 import { defaultThreadCount, sharedF32, type Threads, threadsFor } from './threads.ts';
 
 class CpuHandle implements Handle {
@@ -69,6 +69,8 @@ export class CpuBackend implements Backend {
   /** Buffers of disposed handles, by length, for `alloc` to hand out again. */
   private readonly spare = new Map<number, F32[]>();
   private spareFloats = 0;
+  /** How many results have been given a disposed handle's buffer (see POOL_MIN). */
+  reused = 0;
 
   private t(h: Handle): Tensor { own(this, h); return (h as CpuHandle).tensor; }
   private f(h: Handle): F32 { return this.t(h).data as F32; }
@@ -89,6 +91,7 @@ export class CpuBackend implements Backend {
   private alloc(n: number, zero = true): F32 {
     let data = n >= POOL_MIN ? this.spare.get(n)?.pop() : undefined;
     if (data) {
+      this.reused++;
       this.spareFloats -= n;
       if (zero) data.fill(0);
     } else {
@@ -119,6 +122,7 @@ export class CpuBackend implements Backend {
     if (!use || --use.handles > 0 || use.escaped) return;
     this.uses.delete(data);
     if (this.spareFloats + data.length > POOL_FLOATS) return;
+    forget(data); // its values will change: no resident copy of it may be read again
     const list = this.spare.get(data.length) ?? [];
     list.push(data);
     this.spare.set(data.length, list);
@@ -162,28 +166,14 @@ export class CpuBackend implements Backend {
 
   biasGrad(dy: Handle): Handle { return this.h(biasGrad(this.t(dy))); }
 
-  /**
-   * From a batch of 8 on, as y^T [M, N] = w x^T, so that the weights go to the
-   * product as they lie (a copy) rather than transposed (a strided copy of the
-   * largest operand); the sums run over k in the same order either way.
-   */
+  /** The weights stay in the product's memory between calls (simd.ts), fc6's 151 MB read there at every batch. */
   linear(x: Handle, w: Handle, b: Handle): Handle {
     const [N, K] = x.shape;
     const M = w.shape[0];
     const bs = this.f(b);
     const y = this.alloc(N * M, false);
-    if (N < 8) {
-      for (let n = 0; n < N; n++) y.set(bs, n * M);
-      gemmNT(N, M, K, this.f(x), 0, this.f(w), 0, y, 0);
-      return this.make([N, M], y);
-    }
-    const xs = this.f(x);
-    const xt = new Float32Array(K * N);
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) xt[k * N + n] = xs[n * K + k];
-    const yt = new Float32Array(M * N);
-    for (let m = 0; m < M; m++) yt.fill(bs[m], m * N, (m + 1) * N);
-    gemmNN(M, N, K, this.f(w), 0, xt, 0, yt, 0);
-    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) y[n * M + m] = yt[m * N + n];
+    for (let n = 0; n < N; n++) y.set(bs, n * M);
+    simdLinear(N, M, K, this.f(x), this.f(w), y);
     return this.make([N, M], y);
   }
 
@@ -191,7 +181,7 @@ export class CpuBackend implements Backend {
     const [N, M] = dy.shape;
     const K = w.shape[1];
     const dx = this.alloc(N * K);
-    gemmNN(N, K, M, this.f(dy), 0, this.f(w), 0, dx, 0);
+    simdLinearGradInput(N, K, M, this.f(dy), this.f(w), dx);
     return this.make([N, K], dx);
   }
 
