@@ -17,7 +17,7 @@
  */
 import { batchesFor, type Plan, type SubjectDef } from './plan.ts';
 import { type LayerCases, profileSteps, type Syncer } from './profile.ts';
-import type { Profile, Skipped, SubjectResult, Throughput, ThroughputKind } from './record.ts';
+import type { Peak, Profile, Skipped, SubjectResult, Throughput, ThroughputKind } from './record.ts';
 import { drain, drainPausing, invert, now, summarise, timedRuns } from './stats.ts';
 
 /**
@@ -32,6 +32,8 @@ export interface Driver<H> {
   /** Absent for a subject without a per-layer profile; `noProfile` says why. */
   profileLayers?(N: number, backward: boolean): { layers: LayerCases<H>[]; syncer: Syncer<H> };
   readonly noProfile?: string;
+  /** Times the library's own float32 matrix product, where the subject offers one (see SubjectResult.peak). */
+  peak?(): Peak;
   dispose(): void;
 }
 
@@ -64,10 +66,12 @@ export const measureSubject = async (def: SubjectDef, plan: Plan, makeDriver: Ma
   const skipped: Skipped[] = [];
   let prof: Profile | undefined;
   let detail: string | undefined;
+  let peak: Peak | undefined;
 
   const result = (available: boolean, reason?: string): SubjectResult => ({
     id: def.id, label: def.label, kind: def.kind, available, reason, detail,
     throughput: [...throughput], profile: prof, skipped: [...skipped], wallSeconds: (now() - started) / 1000,
+    ...(peak ? { peak } : {}),
   });
   const pause = async (): Promise<void> => { if (hooks.yield) await hooks.yield(); };
   const steps = <T>(g: Generator<void, T, void>): T | Promise<T> => (hooks.yield ? drainPausing(g, hooks.yield) : drain(g));
@@ -146,6 +150,13 @@ export const measureSubject = async (def: SubjectDef, plan: Plan, makeDriver: Ma
       await pause();
       if (stepMs !== null && stepMs * N > plan.capMs) { overCap(`training b${N}`, N, stepMs * N, basis); continue; }
       if (!(await measure('training', N, driver.training(N)))) break;
+    }
+
+    // 4. The library's own matrix product, the yardstick of everyone's GFLOP/s.
+    if (driver.peak) {
+      await pause();
+      peak = driver.peak();
+      log(`float32 matrix product: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.what})`);
     }
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];

@@ -99,6 +99,14 @@ export interface SubjectResult {
   readonly profile?: Profile;
   readonly skipped: readonly Skipped[];
   readonly wallSeconds: number;
+  /** A float32 matrix product as fast as this subject's library makes it on the machine (PyTorch's BLAS): the yardstick for everyone's GFLOP/s. */
+  readonly peak?: Peak;
+}
+
+export interface Peak {
+  readonly gflops: number;
+  /** What was timed: "torch.mm 2048x2048, OpenBLAS, 2 threads". */
+  readonly what: string;
 }
 
 export interface PlanRecord {
@@ -263,6 +271,7 @@ export const validateRecord = (r: unknown): string[] => {
       else if (Math.abs(t.imagesPerSecond.median - (1000 * t.batch) / t.msPerBatch.median) > 1e-6 * t.imagesPerSecond.median) bad.push(`${where}: ${t.kind} b${t.batch} images/s does not match ms per batch`);
     }
     if (s.throughput.length === 0 && s.skipped.length === 0) bad.push(`${where}: available but measured nothing and skipped nothing`);
+    if (s.peak !== undefined && !(Number.isFinite(s.peak.gflops) && s.peak.gflops > 0 && typeof s.peak.what === 'string')) bad.push(`${where}: peak is not a positive GFLOP/s with what was timed`);
     if (s.profile) {
       if (s.profile.syncMs !== null && !isStat(s.profile.syncMs)) bad.push(`${where}: profile sync cost is not a valid statistic`);
       for (const k of s.profile.kernels) {

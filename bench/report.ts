@@ -27,7 +27,7 @@ import { SUBJECTS } from './plan.ts';
 import { summariseLayers } from './profile.ts';
 import { readHistory } from './history.ts';
 import { type BenchRecord, inBrowser, throughputKey } from './record.ts';
-import { dominantLines, flagLines, kernelTable, layerTable, machineLine, machineName, notAvailableLines, num, throughputTable } from './table.ts';
+import { dominantLines, flagLines, kernelTable, layerTable, machineLine, machineName, notAvailableLines, num, peakLines, throughputTable } from './table.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -241,6 +241,7 @@ const recordSections = (latest: BenchRecord, machineRecords: readonly BenchRecor
     '',
     throughputTable(latest, 'md'),
     '',
+    ...peakLines(latest).flatMap((l) => [l, '']),
     `${h} Where the time goes`,
     '',
     ...dominantLines(latest).map((l) => `- ${l}`),
@@ -342,6 +343,7 @@ const throughputBlock = (r: BenchRecord, start: string, end: string, intro: stri
   '',
   throughputTable(r, 'md'),
   '',
+  ...peakLines(r).map((l) => `- ${l}`),
   ...dominantLines(r).map((l) => `- ${l}`),
   ...notAvailableLines(r).map((l) => `- ${l}`),
   '',

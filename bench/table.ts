@@ -13,7 +13,7 @@
  */
 import { PEERS, SUBJECTS, type SubjectId } from './plan.ts';
 import { dominantLayer, type LayerSummary, summariseLayers } from './profile.ts';
-import type { BenchRecord, KernelRow, SubjectResult, Throughput } from './record.ts';
+import type { BenchRecord, KernelRow, SubjectResult, Throughput, ThroughputKind } from './record.ts';
 import { inBrowser, throughputKey } from './record.ts';
 
 export type Format = 'text' | 'md';
@@ -72,17 +72,30 @@ const figureKeys = (r: BenchRecord): string[] => {
 const throughputOf = (s: SubjectResult | undefined, key: string): Throughput | undefined =>
   s?.throughput.find((t) => throughputKey(t.kind, t.batch) === key);
 
+/**
+ * The whole network's rate: images per second times its floating-point
+ * operations per image, two per multiply-add of the forward pass, and three
+ * times that for a training step (the forward's products, and the input and
+ * weight gradients' products of the same size).
+ */
+export const networkGflops = (r: BenchRecord, kind: ThroughputKind, imagesPerSecond: number): number =>
+  (imagesPerSecond * 2 * r.model.macsPerImage * (kind === 'training' ? 3 : 1)) / 1e9;
+
+/** The yardstick line: a float32 matrix product as fast as a subject's library makes it on this machine, in this run. */
+export const peakLines = (r: BenchRecord): string[] => r.subjects.filter((s) => s.available && s.peak).map((s) =>
+  `The machine's float32 matrix product in this run: ${num(s.peak!.gflops)} GFLOP/s (${s.peak!.what}); the GFLOP/s column is the whole network's rate (2 flops per multiply-add, training 3 times the forward's), to be read against it.`);
+
 export const throughputTable = (r: BenchRecord, format: Format): string => {
   const missing = missingPeersIn(r);
   const peers = PEERS.filter((p) => peersIn(r).includes(p) || missing.includes(p));
-  const header = ['figure', 'backend, placement', 'img/s', 'min–max', 'per batch', ...peers.map((p) => `vs ${peerName(p)}`)];
+  const header = ['figure', 'backend, placement', 'img/s', 'min–max', 'per batch', 'GFLOP/s', ...peers.map((p) => `vs ${peerName(p)}`)];
   const rows: string[][] = [];
   for (const key of figureKeys(r)) {
     for (const s of [...available(r)].sort((a, b) => order(a) - order(b))) {
       const t = throughputOf(s, key);
       if (!t) continue;
       rows.push([
-        key, s.label, num(t.imagesPerSecond.median), `${num(t.imagesPerSecond.min)}–${num(t.imagesPerSecond.max)}`, secs(t.msPerBatch.median),
+        key, s.label, num(t.imagesPerSecond.median), `${num(t.imagesPerSecond.min)}–${num(t.imagesPerSecond.max)}`, secs(t.msPerBatch.median), num(networkGflops(r, t.kind, t.imagesPerSecond.median)),
         ...peers.map((p) => (p === s.id ? '·' : missing.includes(p) ? 'not installed' : ratio(t.imagesPerSecond.median, throughputOf(r.subjects.find((x) => x.id === p), key)?.imagesPerSecond.median))),
       ]);
     }

@@ -101,6 +101,11 @@ const torchDriver = async (spec: NetSpec, plan: Plan, loadParams: () => Params):
       };
     },
     noProfile: 'not implemented for the PyTorch peer: its kernels run in a python process and the profile\'s per-kernel cases (bench/ours.ts, bench/peers/cases.ts) have no PyTorch counterpart; whole passes and training steps are measured',
+    peak: () => {
+      const n = 2048;
+      const r = peer.sgemm(n, 5);
+      return { gflops: r.gflops, what: `torch.mm ${n}x${n} float32 through ${r.blas}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, median of 5` };
+    },
     dispose: () => peer.close(),
   };
 };

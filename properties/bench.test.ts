@@ -31,7 +31,7 @@ import { BROWSER, BROWSER_SUBJECTS, FULL, type Plan, QUICK, subjectById } from '
 import { type KernelCase, type LayerCases, profile } from '../bench/profile.ts';
 import { type BenchRecord, modelRecord, regressions, type SubjectResult, validateRecord } from '../bench/record.ts';
 import { BROWSER_END, BROWSER_START, README_END, README_START, readmeBlock } from '../bench/report.ts';
-import { throughputTable } from '../bench/table.ts';
+import { peakLines, throughputTable } from '../bench/table.ts';
 import type { Stat } from '../bench/stats.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-test-'));
@@ -395,7 +395,13 @@ test('browserRecord: a valid record, of a machine no Node record can be, with th
   const t = throughputTable(rec, 'md');
   assert.match(t, 'vs TF.js webgl');
   assert.not.match(t, 'wasm');
-  assert.match(t, '| training b1 | gpu.js webgl2 in the browser, 1 context (grouped) | 33.3 | 33.3–33.3 | 30.0 ms | 1.00× |');
+  // GFLOP/s: 33.3 img/s x 2 x 724,406,816 multiply-adds x 3 (a training step) = 145.
+  assert.match(t, '| training b1 | gpu.js webgl2 in the browser, 1 context (grouped) | 33.3 | 33.3–33.3 | 30.0 ms | 145 | 1.00× |');
+  assert.equal(peakLines(rec), [], 'no subject of the page times a library product');
+  const withPeak = { ...rec, subjects: rec.subjects.map((x, i) => (i === 0 ? { ...x, peak: { gflops: 180, what: 'torch.mm 2048x2048 float32 through OpenBLAS, 2 threads' } } : x)) };
+  assert.equal(validateRecord(withPeak), []);
+  assert.match(peakLines(withPeak)[0], '180 GFLOP/s (torch.mm 2048x2048 float32 through OpenBLAS, 2 threads)');
+  assert.ok(validateRecord({ ...withPeak, subjects: withPeak.subjects.map((x, i) => (i === 0 ? { ...x, peak: { gflops: -1, what: 'x' } } : x)) }).some((l) => l.includes('peak')));
 });
 
 test('--import appends a browser record to the history, skips it the second time, refuses a bad file, and the report shows it on its own', async () => {

@@ -195,6 +195,11 @@ export class TorchPeer {
   }
 
   /** One forward pass of batch `name` without gradients; the pass's milliseconds. */
+  /** torch.mm of two n x n float32 matrices: the machine's product rate through PyTorch's BLAS. */
+  sgemm(n: number, repeats: number): { ms: number; gflops: number; blas: string; threads: number } {
+    return this.call({ op: 'sgemm', n, repeats });
+  }
+
   inference(name: string): number {
     return this.call<{ ms: number }>({ op: 'inference', x: `x.${name}` }).ms;
   }

@@ -29,6 +29,9 @@ Commands:
       cross-entropy, backward, and the paper's update
       v <- momentum v - weight_decay lr w - lr g ; w <- w + v
       replies with the step's milliseconds and the loss
+  {"op": "sgemm", "n": N, "repeats": R}
+      the median milliseconds of torch.mm on two N x N float32 matrices, its
+      GFLOP/s, the BLAS PyTorch was built with and the thread count
   {"op": "logits", "x": NAME, "masks": PREFIX or null, "out": F}
       writes the logits (float64) to F
   {"op": "params", "out": F, "names": [...] or null}
@@ -49,6 +52,20 @@ def die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+
+
+def blas_library():
+    """The BLAS this process loaded (Debian's torch takes whichever libblas.so.3 the system provides)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            libs = sorted({line.split()[-1] for line in maps if "blas" in line.split()[-1]})
+    except OSError:
+        return "unknown"
+    if any("openblas" in lib for lib in libs):
+        return "OpenBLAS"
+    if any("/blas/" in lib for lib in libs):
+        return "the reference BLAS (libblas3: install libopenblas0-pthread for OpenBLAS)"
+    return ", ".join(os.path.basename(lib) for lib in libs) or "none loaded"
 
 
 def main(commands_path, replies_path):
@@ -145,6 +162,20 @@ def main(commands_path, replies_path):
         ms = 1000 * (time.perf_counter() - t0)
         return {"ms": ms, "loss": value}
 
+    def op_sgemm(c):
+        """The machine's float32 matrix product rate as PyTorch's BLAS reaches it: n x n times n x n."""
+        n, repeats = int(c["n"]), int(c["repeats"])
+        g = torch.Generator().manual_seed(1)
+        a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+        torch.mm(a, b)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            times.append(1000 * (time.perf_counter() - t0))
+        ms = sorted(times)[len(times) // 2]
+        return {"ms": ms, "gflops": 2 * n ** 3 / ms / 1e6, "blas": blas_library(), "threads": torch.get_num_threads()}
+
     def op_logits(c):
         x = state["store"][c["x"]]
         masks = tensors_of(c["masks"]) if c.get("masks") else None
@@ -158,7 +189,7 @@ def main(commands_path, replies_path):
         write_safetensors(c["out"], {n: state["params"][n] for n in names}, {"torch": torch.__version__})
         return {}
 
-    ops = {"load": op_load, "put": op_put, "drop": op_drop, "inference": op_inference, "train": op_train, "logits": op_logits, "params": op_params}
+    ops = {"load": op_load, "put": op_put, "drop": op_drop, "inference": op_inference, "train": op_train, "sgemm": op_sgemm, "logits": op_logits, "params": op_params}
     reply({"ok": {"hello": True}})
     while True:
         line = commands.readline()
