@@ -27,7 +27,7 @@ import { SUBJECTS } from './plan.ts';
 import { summariseLayers } from './profile.ts';
 import { readHistory } from './history.ts';
 import { type BenchRecord, inBrowser, throughputKey } from './record.ts';
-import { dominantLines, flagLines, kernelTable, layerTable, machineLine, machineName, notAvailableLines, num, peakLines, throughputTable } from './table.ts';
+import { dominantLines, flagLines, kernelTable, layerTable, machineLine, machineName, notAvailableLines, num, peakLines, throughputTable, towerLines } from './table.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
@@ -241,7 +241,7 @@ const recordSections = (latest: BenchRecord, machineRecords: readonly BenchRecor
     '',
     throughputTable(latest, 'md'),
     '',
-    ...peakLines(latest).flatMap((l) => [l, '']),
+    ...[...towerLines(latest), ...peakLines(latest)].flatMap((l) => [l, '']),
     `${h} Where the time goes`,
     '',
     ...dominantLines(latest).map((l) => `- ${l}`),
@@ -343,6 +343,7 @@ const throughputBlock = (r: BenchRecord, start: string, end: string, intro: stri
   '',
   throughputTable(r, 'md'),
   '',
+  ...towerLines(r).map((l) => `- ${l}`),
   ...peakLines(r).map((l) => `- ${l}`),
   ...dominantLines(r).map((l) => `- ${l}`),
   ...notAvailableLines(r).map((l) => `- ${l}`),
@@ -396,14 +397,17 @@ export const writeReport = (o: ReportOptions): string[] => {
   put(results, resultsMarkdown(all, chartDir, results));
   const defaults = o.reportDir === undefined && o.results === undefined;
   const mode = (latest ?? browsers[0].latest).plan.mode;
-  const readme = o.readme === undefined ? (defaults && mode === 'full' ? path.join(ROOT, 'docs', 'performance.md') : null) : o.readme;
-  if (readme && existsSync(readme)) {
+  // The docs page takes both blocks; README's performance section the Node run's table only.
+  const docs = o.readme === undefined
+    ? (defaults && mode === 'full' ? [{ file: path.join(ROOT, 'docs', 'performance.md'), browser: true }, { file: path.join(ROOT, 'README.md'), browser: false }] : [])
+    : o.readme ? [{ file: o.readme, browser: true }] : [];
+  for (const { file: readme, browser } of docs.filter((d) => existsSync(d.file))) {
     const resultsRel = path.relative(path.dirname(readme), results).split(path.sep).join('/');
     let text = readFileSync(readme, 'utf8');
     let touched = false;
     const swap = (next: string | null) => { if (next !== null) { text = next; touched = true; } };
     if (latest) swap(replaceBlock(text, README_START, README_END, readmeBlock(latest, resultsRel)));
-    if (browsers.length > 0) {
+    if (browser && browsers.length > 0) {
       // The browser block goes after the Node block the first time, and stays where it is found after that.
       const block = browserBlock(browsers[0].latest, resultsRel);
       const at = text.indexOf(README_END);

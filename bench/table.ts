@@ -85,6 +85,31 @@ export const networkGflops = (r: BenchRecord, kind: ThroughputKind, imagesPerSec
 export const peakLines = (r: BenchRecord): string[] => r.subjects.filter((s) => s.available && s.peak).map((s) =>
   `The machine's float32 matrix product in this run: ${num(s.peak!.gflops)} GFLOP/s (${s.peak!.what}); the GFLOP/s column is the whole network's rate (2 flops per multiply-add, training 3 times the forward's), to be read against it.`);
 
+/** Each placement of two towers side by side and the one context it is held against. */
+export const TOWER_PAIRS: readonly (readonly [SubjectId, SubjectId])[] = [
+  ['gpujs-gl-2ctx', 'gpujs-gl-1ctx'],
+  ['cpu-2ctx', 'cpu'],
+  ['browser-gpujs-2ctx', 'browser-gpujs-1ctx'],
+];
+
+/**
+ * What two contexts cost or gain against one, figure by figure, in this run:
+ * "gpu.js headlessgl: two contexts side by side against one: inference b1
+ * 1.17×, ... (at least as fast on 3 of 4)".
+ */
+export const towerLines = (r: BenchRecord): string[] => TOWER_PAIRS.flatMap(([two, one]) => {
+  const [a, b] = [two, one].map((id) => r.subjects.find((s) => s.id === id && s.available));
+  if (!a || !b) return [];
+  const pairs = figureKeys(r).flatMap((key) => {
+    const [ta, tb] = [throughputOf(a, key), throughputOf(b, key)];
+    return ta && tb ? [{ key, x: ta.imagesPerSecond.median / tb.imagesPerSecond.median }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const held = pairs.filter((p) => p.x >= 1).length;
+  const worst = pairs.reduce((m, p) => (p.x < m.x ? p : m));
+  return [`Two contexts against one, ${a.label} against ${b.label}: ${pairs.map((p) => `${p.key} ${num(p.x)}×`).join(', ')}; at least as fast on ${held} of ${pairs.length}${worst.x < 1 ? `, two contexts cost ${num(100 * (1 - worst.x))}% at most (${worst.key})` : ''}.`];
+});
+
 export const throughputTable = (r: BenchRecord, format: Format): string => {
   const missing = missingPeersIn(r);
   const peers = PEERS.filter((p) => peersIn(r).includes(p) || missing.includes(p));
