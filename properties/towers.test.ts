@@ -8,7 +8,8 @@
  * - moves the same tensors between the towers (the same transfer log: layers,
  *   directions, bytes), straight from one tower to the other: the caller waits
  *   once per forward pass, for the logits;
- * - reports a kernel that fails in a tower, naming the kernel and the tower;
+ * - reports a kernel that fails in a tower, naming the kernel and the tower,
+ *   and one whose result has another shape than its handle;
  *   a tower process that ends; a backend that cannot start; a handle used
  *   after it was disposed or handed to the other tower.
  */
@@ -99,8 +100,8 @@ S('the towers exchange straight between themselves: the caller waits once per fo
   }
 });
 
-const failing = (kernel: string, name: string) => createTower(
-  { module: fileURLToPath(new URL('./fixtures/failing-backend.ts', import.meta.url)), factory: 'createFailingBackend', options: { name, kernel } },
+const failing = (kernel: string, name: string, how: 'throw' | 'shape' = 'throw') => createTower(
+  { module: fileURLToPath(new URL('./fixtures/failing-backend.ts', import.meta.url)), factory: 'createFailingBackend', options: { name, kernel, how } },
   { in: 'thread' },
 );
 
@@ -127,6 +128,17 @@ S('a training step whose update fails says so at the end of the step', () => {
     assert.throws(() => net.trainStep(x, labels, sgd, { rng: new Rng(1) }), (e: Error) => e.message.includes('tower 1') && e.message.includes('sgdUpdate failed'));
   } finally {
     closeAll(towers);
+  }
+});
+
+S('a tower whose kernel returns another shape than the contract\'s says so at the next read', () => {
+  const t = failing('relu', 'odd tower', 'shape');
+  try {
+    const y = t.relu(t.upload(Tensor.fill([2, 3], -1)));
+    assert.equal(y.shape, [2, 3], 'the caller\'s handle has the contract\'s shape');
+    assert.throws(() => t.sync(), (e: Error) => e.message === 'odd tower: relu failed: internal: it returned a result of shape [6] where the caller\'s handle has [2, 3]');
+  } finally {
+    t.close();
   }
 });
 

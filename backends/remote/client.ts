@@ -148,7 +148,7 @@ export class RemoteBackend implements Backend {
     const outs = shapes.map((s) => this.handleOf(s));
     const ids = outs.map((o) => o.id);
     if (kernel === 'softmaxCrossEntropy') ids.push(this.nextId++);
-    this.post({ op: 'call', kernel, args: wired, out: ids });
+    this.post({ op: 'call', kernel, args: wired, out: ids, shapes });
     if (kernel === 'softmaxCrossEntropy') outs[0].loss = ids[2];
     return outs;
   }

@@ -34,8 +34,12 @@ export interface WireTensor {
 
 export type Command =
   | { readonly op: 'upload'; readonly id: number; readonly tensor: WireTensor }
-  /** A kernel; `out` numbers its handles in the order the kernel returns them (loss results: probs, dlogits, then the loss as a number). */
-  | { readonly op: 'call'; readonly kernel: string; readonly args: readonly unknown[]; readonly out: readonly number[] }
+  /**
+   * A kernel; `out` numbers its handles in the order the kernel returns them
+   * (loss results: probs, dlogits, then the loss as a number), `shapes` are
+   * the shapes the caller gave those handles (./shapes.ts), checked here.
+   */
+  | { readonly op: 'call'; readonly kernel: string; readonly args: readonly unknown[]; readonly out: readonly number[]; readonly shapes: readonly (readonly number[])[] }
   | { readonly op: 'dispose'; readonly id: number }
   /** Post handle `id`'s values on peer link `link` as handle `as` of the tower at the other end. */
   | { readonly op: 'send'; readonly id: number; readonly link: number; readonly as: number }

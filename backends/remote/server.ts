@@ -6,7 +6,7 @@
  * failure, naming the kernel.
  */
 import type { Backend, Handle, LossResult } from '../../core/backend.ts';
-import { Tensor } from '../../core/tensor.ts';
+import { sameShape, shapeString, Tensor } from '../../core/tensor.ts';
 import { type Answer, type Command, isRef, type ReadWhat, type Ready, type Recv, type WireTensor } from './protocol.ts';
 
 export interface ServerOutlet {
@@ -100,9 +100,13 @@ export class TowerServer {
           const fn = (this.be as unknown as Record<string, (...a: unknown[]) => unknown>)[c.kernel];
           if (typeof fn !== 'function') throw new Error(`${this.be.name} has no kernel ${c.kernel}`);
           const r = fn.apply(this.be, c.args.map((a) => this.resolve(a)));
-          if (c.kernel === 'sgdUpdate') { const u = r as { w: Handle; v: Handle }; return [u.w, u.v]; }
-          if (c.kernel === 'softmaxCrossEntropy') { const l = r as LossResult; return [l.probs, l.dlogits, l.loss]; }
-          return [r as Handle];
+          const hs = c.kernel === 'sgdUpdate' ? [(r as { w: Handle }).w, (r as { v: Handle }).v]
+            : c.kernel === 'softmaxCrossEntropy' ? [(r as LossResult).probs, (r as LossResult).dlogits]
+            : [r as Handle];
+          hs.forEach((h, i) => {
+            if (!sameShape(h.shape, c.shapes[i])) throw new Error(`internal: it returned a result of shape ${shapeString(h.shape)} where the caller's handle has ${shapeString(c.shapes[i])}`);
+          });
+          return c.kernel === 'softmaxCrossEntropy' ? [...hs, (r as LossResult).loss] : hs;
         });
       case 'dispose': {
         const h = this.handles.get(c.id);
