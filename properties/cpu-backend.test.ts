@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { dropoutMasks, Network } from '../core/net.ts';
 import { initParams } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
-import type { Tensor } from '../core/tensor.ts';
+import { Tensor } from '../core/tensor.ts';
 import { readFileSync } from 'node:fs';
 import { alexnetMini } from '../core/alexnet.ts';
 import { assemble } from '../backends/cpu/build-wasm.ts';
@@ -148,6 +148,17 @@ test('fully connected layers of fc6\'s kind: step after step, with buffers reuse
   const second = be.relu(be.upload(secondValues));
   const want = ref.download(ref.linear(ref.upload(randn([2, K], 60)), ref.relu(ref.upload(secondValues)), rb));
   agree('weights in a reused buffer', be.download(be.linear(x, second, b)), want, K, 1);
+  // The same for a convolution's filters (kept resident too): 128 x 64 x 6 x 6, a pooled size.
+  const cx = randn([1, 64, 8, 8], 63).as('float32');
+  const cb = Tensor.zeros([128]);
+  const cp = { stride: 1, pad: 0, groups: 1 };
+  const f1 = be.relu(be.upload(randn([128, 64, 6, 6], 64).as('float32')));
+  be.conv2d(be.upload(cx), f1, be.upload(cb), cp);
+  be.dispose(f1);
+  const f2Values = randn([128, 64, 6, 6], 65).as('float32');
+  const f2 = be.relu(be.upload(f2Values));
+  const cwant = ref.download(ref.conv2d(ref.upload(cx), ref.relu(ref.upload(f2Values)), ref.upload(cb), cp));
+  agree('filters in a reused buffer', be.download(be.conv2d(be.upload(cx), f2, be.upload(cb), cp)), cwant, 64 * 36, 1);
 });
 
 test('alexnet-mini gradients (two towers) match the reference', () => {

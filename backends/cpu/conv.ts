@@ -8,7 +8,7 @@ import type { ConvParams } from '../../core/backend.ts';
 import { outSize } from '../../core/backend.ts';
 import type { Shape } from '../../core/tensor.ts';
 import type { F32 } from './gemm.ts';
-import { simdGemmNN as gemmNN, simdGemmNT as gemmNT, simdGemmTN as gemmTN } from './simd.ts';
+import { simdGemmNT as gemmNT, simdGemmTN as gemmTN, simdGemmWeightsNN } from './simd.ts';
 
 export interface ConvGeometry {
   N: number; C: number; H: number; W: number; F: number; K: number;
@@ -83,7 +83,7 @@ export const convForward = (x: F32, w: F32, b: F32, y: F32, g: ConvGeometry, lo:
       im2col(x, (n * g.C + gi * g.Cg) * g.H * g.W, g, col);
       const y0 = (n * g.F + gi * g.Fg) * g.cols;
       for (let f = 0; f < g.Fg; f++) y.fill(b[gi * g.Fg + f], y0 + f * g.cols, y0 + (f + 1) * g.cols);
-      gemmNN(g.Fg, g.cols, g.rows, w, gi * g.Fg * g.rows, col, 0, y, y0);
+      simdGemmWeightsNN(g.Fg, g.cols, g.rows, w, gi * g.Fg * g.rows, col, 0, y, y0);
     }
 };
 

@@ -129,10 +129,11 @@ export const simdGemmTN = (M: number, N: number, K: number, A: F32, a0: number, 
 // ---- the fully connected layers' weights, kept in the module's memory ---------------
 
 /**
- * One resident copy per weight length (fc6's, fc7's, fc8's matrix): a weight
- * matrix is copied into the module's memory once, on first use, and both its
- * products (the layer's forward and its input gradient) read it there, at any
- * batch. A new matrix of the same length (the next training step's) takes its
+ * One resident copy per weight length (fc6's, fc7's, fc8's matrix, each
+ * convolution's filters): a weight array is copied into the module's memory
+ * once, on first use, and its products (a fully connected layer's forward and
+ * input gradient, a convolution's forward for every image and group) read it
+ * there. A new matrix of the same length (the next training step's) takes its
  * predecessor's place. The key is the array itself: a caller that reuses an
  * array for other values calls `forget` first.
  */
@@ -150,6 +151,24 @@ const resident = (w: F32): number => {
   heap.set(w, slot.offset);
   slot.key = w;
   return slot.offset;
+};
+
+/**
+ * C (+)= A B where A is rows [a0 / K, ...) of a weight array kept resident (a
+ * convolution's filters, one group of them): only B and C are copied per call.
+ */
+export const simdGemmWeightsNN = (M: number, N: number, K: number, w: F32, a0: number, B: F32, b0: number, C: F32, c0: number): void => {
+  if (!worthIt(M, N, K) || w.length < 1 << 16) return simdGemmNN(M, N, K, w, a0, B, b0, C, c0);
+  const oa = resident(w) + a0;
+  const ld = padded(N);
+  reserve(K * ld + M * ld);
+  const ob = base;
+  const oc = ob + K * ld;
+  if (ld !== N) heap.fill(0, ob, oc);
+  place(K, N, ld, B, b0, ob);
+  place(M, N, ld, C, c0, oc);
+  product(M, N, K, oa, ob, oc);
+  takeBack(M, N, ld, oc, C, c0);
 };
 
 /** The array's values are about to change: drop its resident copy. */
