@@ -60,7 +60,6 @@ export class RemoteBackend implements Backend {
   private answered = 0;
   private seq = 0;
   private nextId = 1;
-  private live = 0;
   private closed = false;
   private readonly links = new Map<RemoteBackend, number>();
 
@@ -129,7 +128,6 @@ export class RemoteBackend implements Backend {
   }
 
   private handleOf(shape: Shape): RemoteHandle {
-    this.live++;
     return new RemoteHandle(this, shape, this.nextId++);
   }
 
@@ -173,7 +171,6 @@ export class RemoteBackend implements Backend {
     own(this, h);
     if (r.disposed || this.closed) return;
     r.disposed = true;
-    this.live--;
     this.post({ op: 'dispose', id: r.id });
     if (r.loss !== undefined) this.post({ op: 'dispose', id: r.loss });
   }
@@ -242,9 +239,6 @@ export class RemoteBackend implements Backend {
     const [wn, vn] = this.call('sgdUpdate', [w, v, g, p]);
     return { w: wn, v: vn };
   }
-
-  /** Handles this caller holds on the tower (without asking it). */
-  get held(): number { return this.live; }
 }
 
 const isHandleOf = (a: unknown): a is Handle => typeof a === 'object' && a !== null && 'owner' in a && 'shape' in a;
