@@ -77,15 +77,26 @@ const takeBack = (rows: number, cols: number, ld: number, o: number, m: F32, m0:
   else for (let r = 0; r < rows; r++) m.set(heap.subarray(o + r * ld, o + r * ld + cols), m0 + r * cols);
 };
 
-/** Scratch for A [M, K], B [K, padded N] and C [M, padded N], B's padding zeroed; returns their offsets. */
-const scratch = (M: number, N: number, K: number): { oa: number; ob: number; oc: number; ld: number } => {
+/**
+ * Scratch for A [M, K] (unless A is resident: `withA` false), B [K, padded N]
+ * and C [M, padded N], B's padding zeroed; returns their offsets.
+ */
+const scratch = (M: number, N: number, K: number, withA = true): { oa: number; ob: number; oc: number; ld: number } => {
   const ld = padded(N);
-  reserve(M * K + K * ld + M * ld);
+  const aFloats = withA ? M * K : 0;
+  reserve(aFloats + K * ld + M * ld);
   const oa = base;
-  const ob = oa + M * K;
+  const ob = oa + aFloats;
   const oc = ob + K * ld;
   if (ld !== N) heap.fill(0, ob, oc);
   return { oa, ob, oc, ld };
+};
+
+/** C [M, N] from c0 in, C (+)= A B in the module's memory, C back out. */
+const productOf = (M: number, N: number, K: number, oa: number, ob: number, oc: number, ld: number, C: F32, c0: number): void => {
+  place(M, N, ld, C, c0, oc);
+  product(M, N, K, oa, ob, oc);
+  takeBack(M, N, ld, oc, C, c0);
 };
 
 export const simdGemmNN = (M: number, N: number, K: number, A: F32, a0: number, B: F32, b0: number, C: F32, c0: number): void => {
@@ -93,9 +104,7 @@ export const simdGemmNN = (M: number, N: number, K: number, A: F32, a0: number, 
   const { oa, ob, oc, ld } = scratch(M, N, K);
   heap.set(A.subarray(a0, a0 + M * K), oa);
   place(K, N, ld, B, b0, ob);
-  place(M, N, ld, C, c0, oc);
-  product(M, N, K, oa, ob, oc);
-  takeBack(M, N, ld, oc, C, c0);
+  productOf(M, N, K, oa, ob, oc, ld, C, c0);
 };
 
 /** C (+)= A B^T, B given as [N, K]. */
@@ -107,9 +116,7 @@ export const simdGemmNT = (M: number, N: number, K: number, A: F32, a0: number, 
     const bj = b0 + j * K;
     for (let k = 0; k < K; k++) heap[ob + k * ld + j] = B[bj + k];
   }
-  place(M, N, ld, C, c0, oc);
-  product(M, N, K, oa, ob, oc);
-  takeBack(M, N, ld, oc, C, c0);
+  productOf(M, N, K, oa, ob, oc, ld, C, c0);
 };
 
 /** C (+)= A^T B, A given as [K, M]. */
@@ -121,12 +128,10 @@ export const simdGemmTN = (M: number, N: number, K: number, A: F32, a0: number, 
     for (let i = 0; i < M; i++) heap[oa + i * K + k] = A[ak + i];
   }
   place(K, N, ld, B, b0, ob);
-  place(M, N, ld, C, c0, oc);
-  product(M, N, K, oa, ob, oc);
-  takeBack(M, N, ld, oc, C, c0);
+  productOf(M, N, K, oa, ob, oc, ld, C, c0);
 };
 
-// ---- the fully connected layers' weights, kept in the module's memory ---------------
+// ---- weights kept in the module's memory: the fully connected layers', the filters ---
 
 /**
  * One resident copy per weight length (fc6's, fc7's, fc8's matrix, each
@@ -160,15 +165,9 @@ const resident = (w: F32): number => {
 export const simdGemmWeightsNN = (M: number, N: number, K: number, w: F32, a0: number, B: F32, b0: number, C: F32, c0: number): void => {
   if (!worthIt(M, N, K) || w.length < 1 << 16) return simdGemmNN(M, N, K, w, a0, B, b0, C, c0);
   const oa = resident(w) + a0;
-  const ld = padded(N);
-  reserve(K * ld + M * ld);
-  const ob = base;
-  const oc = ob + K * ld;
-  if (ld !== N) heap.fill(0, ob, oc);
+  const { ob, oc, ld } = scratch(M, N, K, false);
   place(K, N, ld, B, b0, ob);
-  place(M, N, ld, C, c0, oc);
-  product(M, N, K, oa, ob, oc);
-  takeBack(M, N, ld, oc, C, c0);
+  productOf(M, N, K, oa, ob, oc, ld, C, c0);
 };
 
 /** The array's values are about to change: drop its resident copy. */
