@@ -150,6 +150,36 @@ export interface Backend {
   transferTo?(h: Handle, to: Backend): Handle | undefined;
 }
 
+/** A value now, or a promise of it. */
+export type Later<T> = T | Promise<T>;
+
+/** A loss whose number may come later (a read of the device). */
+export interface AsyncLossResult {
+  readonly loss: Later<number>;
+  readonly probs: Handle;
+  readonly dlogits: Handle;
+}
+
+type Kernels = Omit<Backend, 'name' | 'sync' | 'transferTo' | 'softmaxCrossEntropy'>;
+
+/**
+ * A backend whose answers may come later: any method may return a promise of
+ * what `Backend`'s returns (every read of a WebGPU buffer is `mapAsync`; a
+ * runtime whose API is promises answers every call so). The executor, the
+ * training loop and the kit call backends synchronously, so an asynchronous
+ * backend runs in a tower of its own (backends/remote, `asyncTower`): the tower
+ * awaits each answer in the order the calls were made, and the caller sees an
+ * ordinary `Backend` whose reads wait for the tower.
+ * A kernel receives only handles whose promises have settled.
+ */
+export type AsyncBackend = { readonly name: string } & {
+  [K in keyof Kernels]: Kernels[K] extends (...a: infer A) => infer R ? (...a: A) => Later<R> : never;
+} & {
+  softmaxCrossEntropy(logits: Handle, labels: Int32Array): Later<AsyncLossResult>;
+  /** Settles once every kernel called so far has run (WebGPU: the queue's submitted work is done). */
+  sync?(): Later<void>;
+};
+
 /** Throws if h does not belong to backend b (the tower boundary is explicit). */
 export const own = (b: Backend, ...hs: Handle[]): void => {
   for (const h of hs) {
