@@ -158,6 +158,22 @@ test('verify on a module of one\'s own: the broken example fails on lrn alone, a
   assert.is(lineOf(again.stdout), lineOf(r.stdout), 'the replay reproduces the same worst element');
 });
 
+test('verify on a module whose answers are promises: it runs in a tower of its own; the broken one fails on maxPoolGrad alone, the sound one passes with the network', () => {
+  const json = join(dir, 'promises.json');
+  const broken = alexnet('verify', '--backend', './examples/broken-promise-backend.ts', '--kernels', 'relu,maxPool,maxPoolGrad,softmaxCrossEntropy', '--network', 'none', '--seed', '3', '--json', json);
+  assert.is(broken.status, 1, broken.stderr);
+  assert.match(broken.stdout, /its answers are promises, so it runs in a worker thread of its own/);
+  assert.match(broken.stdout, /maxPoolGrad FAILED after \d+ cases?/);
+  assert.match(broken.stdout, /verdict: FAIL \(\.\/examples\/broken-promise-backend\.ts maxPoolGrad\)/);
+  const res = JSON.parse(readFileSync(json, 'utf8'));
+  const verdicts = Object.fromEntries(res.kernels[0].results.map((k: { kernel: string; verdict: string }) => [k.kernel, k.verdict]));
+  assert.equal(verdicts, { relu: 'pass', maxPool: 'pass', maxPoolGrad: 'fail', softmaxCrossEntropy: 'pass' });
+
+  const sound = alexnet('verify', '--backend', './examples/promise-backend.ts', '--kernels', 'maxPoolGrad,softmaxCrossEntropy,sgdUpdate', '--cases', '5', '--network', 'alexnet-mini', '--seed', '3');
+  assert.is(sound.status, 0, sound.stdout + sound.stderr);
+  assert.match(sound.stdout, /verdict: PASS \(3 kernel checks and the alexnet-mini training pass agree/);
+});
+
 test('verify --backend cpu with the network phase on alexnet-mini passes', () => {
   const r = alexnet('verify', '--backend', 'cpu', '--kernels', 'relu,linear', '--cases', '3', '--network', 'alexnet-mini', '--seed', '5');
   assert.is(r.status, 0, r.stdout + r.stderr);

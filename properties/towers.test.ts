@@ -8,6 +8,8 @@
  * - moves the same tensors between the towers (the same transfer log: layers,
  *   directions, bytes), straight from one tower to the other: the caller waits
  *   once per forward pass, for the logits;
+ * - serves asynchronous backends (core/backend.ts, `AsyncBackend`) the same
+ *   way, their answers awaited in the order of the calls however they settle;
  * - reports a kernel that fails in a tower, naming the kernel and the tower,
  *   and one whose result has another shape than its handle;
  *   a tower process that ends; a backend that cannot start; a handle used
@@ -26,6 +28,8 @@ import { orThrow } from '../core/errors.ts';
 import { createCpuBackend } from '../backends/cpu/index.ts';
 import { cpuRecipe, cpuTowers, createTower, gpuRecipe, gpuTowers, type RemoteBackend } from '../backends/remote/index.ts';
 import { FAILING_MESSAGE } from './fixtures/failing-backend.ts';
+import { LATE_FAILURE } from './fixtures/late-backend.ts';
+import { createReferenceBackend } from '../reference/index.ts';
 import { gpuBackend, planFor, report } from './gl.ts';
 import { randn } from './support.ts';
 
@@ -156,6 +160,36 @@ S('a backend that cannot start, and handles used wrongly, are errors that say so
     assert.throws(() => a.relu(h), /used after it was disposed/);
   } finally {
     closeAll([a, b]);
+  }
+});
+
+const late = (name: string, seed: number, reject?: string) => createTower(
+  { module: fileURLToPath(new URL('./fixtures/late-backend.ts', import.meta.url)), factory: 'createLateBackend', options: { name, seed, reject } },
+  { in: 'thread' },
+);
+
+S('asynchronous backends in towers: answers that settle out of order still run in the caller\'s order, bit for bit with the reference one after the other', () => {
+  const seq = train([createReferenceBackend('late tower 0'), createReferenceBackend('late tower 1')]);
+  const towers = [late('late tower 0', 1), late('late tower 1', 2)];
+  try {
+    const par = train(towers);
+    identical(seq, par);
+    assert.equal(towers.map((t) => t.liveCount()), [0, 0]);
+    console.log(`  [towers] asynchronous reference in threads: ${par.transfers.length} transfers, losses ${par.losses.map((l) => l.toFixed(4)).join(', ')}, bit for bit`);
+  } finally {
+    closeAll(towers);
+  }
+});
+
+S('an asynchronous kernel whose promise rejects is reported by the next read, with the kernel and the tower; the tower goes on', () => {
+  const t = late('late tower', 3, 'lrn');
+  try {
+    const h = t.upload(Tensor.fill([1, 4, 2, 2], 1));
+    const y = t.relu(t.lrn(h, { k: 2, n: 5, alpha: 1e-4, beta: 0.75 }));
+    assert.throws(() => t.download(y), (e: Error) => e.message === `late tower: lrn failed: ${LATE_FAILURE}`);
+    assert.equal(t.download(t.relu(t.upload(Tensor.fill([2], -1)))).toArray(), [0, 0]);
+  } finally {
+    t.close();
   }
 });
 

@@ -33,7 +33,8 @@ export interface WireTensor {
 }
 
 export type Command =
-  | { readonly op: 'upload'; readonly id: number; readonly tensor: WireTensor }
+  /** `from`: the tensor came from elsewhere (the other tower), named in a failure. */
+  | { readonly op: 'upload'; readonly id: number; readonly tensor: WireTensor; readonly from?: string }
   /**
    * A kernel; `out` numbers its handles in the order the kernel returns them
    * (loss results: probs, dlogits, then the loss as a number), `shapes` are

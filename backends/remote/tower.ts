@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { Backend } from '../../core/backend.ts';
+import type { AsyncBackend, Later } from '../../core/backend.ts';
 import type { Answer, BackendRecipe, Command, Recv } from './protocol.ts';
 import { readyOf, TowerServer } from './server.ts';
 
@@ -27,13 +27,13 @@ export interface TowerData {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** Builds the backend a recipe names. */
-export const build = async (recipe: BackendRecipe): Promise<Backend> => {
+/** Builds the backend a recipe names: synchronous or asynchronous, the tower serves either. */
+export const build = async (recipe: BackendRecipe): Promise<AsyncBackend> => {
   const url = recipe.module.startsWith('file:') ? recipe.module : new URL(`file://${recipe.module}`).href;
   const mod = (await import(url)) as Record<string, unknown>;
-  const make = mod[recipe.factory];
+  const make = mod[recipe.factory] ?? (mod.default as Record<string, unknown> | undefined)?.[recipe.factory];
   if (typeof make !== 'function') throw new Error(`${recipe.module} does not export a function ${recipe.factory}`);
-  return (make as (o: unknown) => Backend)(recipe.options);
+  return (make as (o: unknown) => Later<AsyncBackend>)(recipe.options);
 };
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -13,7 +13,9 @@
  *   tfjs-wasm          ... on its wasm (XNNPACK) backend
  *   tfjs-webgl         ... on its webgl backend, over a headless-gl context
  *   ./path/to/mod.ts   a module of your own whose createBackend() returns a Backend
- *                      (or a promise of one); .ts, .js or .mjs
+ *                      or an AsyncBackend (or a promise of either); .ts, .js or .mjs.
+ *                      One whose answers are promises runs in a worker thread of
+ *                      its own (a tower) that awaits them in order.
  *
  * Two specs separated by a comma are a two-tower placement for the network
  * phase. Every problem with a spec, or with making its backend, is one
@@ -22,7 +24,8 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Backend } from '../../core/backend.ts';
+import type { Backend, Handle } from '../../core/backend.ts';
+import { Tensor } from '../../core/tensor.ts';
 import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { createReferenceBackend } from '../../reference/index.ts';
 import { BASICS } from './kernels.ts';
@@ -80,7 +83,7 @@ const loadModule = async (spec: string, name: string): Promise<Made> => {
   }
   const make = mod.createBackend ?? (mod.default as Record<string, unknown> | undefined)?.createBackend;
   if (typeof make !== 'function') {
-    return broken(`--backend ${spec}: the module exports no createBackend function (exports: ${Object.keys(mod).join(', ') || 'none'}); export \`createBackend(): Backend | Promise<Backend>\``);
+    return broken(`--backend ${spec}: the module exports no createBackend function (exports: ${Object.keys(mod).join(', ') || 'none'}); export \`createBackend(): Backend | AsyncBackend | Promise<either>\``);
   }
   let b: unknown;
   try {
@@ -89,8 +92,41 @@ const loadModule = async (spec: string, name: string): Promise<Made> => {
     return broken(`--backend ${spec}: createBackend() threw: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
   }
   const backend = checkBackendShape(b, `--backend ${spec}: createBackend()`);
-  const close = (backend as { destroy?: () => void }).destroy;
-  return { spec, backend, detail: `${backend.name} (module ${file})`, close: () => close?.call(backend) };
+  const close = (backend as { destroy?: () => unknown }).destroy;
+  if (!(await answersLater(backend, spec))) {
+    return { spec, backend, detail: `${backend.name} (module ${file})`, close: () => close?.call(backend) };
+  }
+  // Its answers are promises: it runs in a tower of its own, which awaits them in order.
+  await close?.call(backend);
+  const { createTower } = await import('../../backends/remote/index.ts');
+  let tower;
+  try {
+    tower = createTower({ module: pathToFileURL(file).href, factory: 'createBackend', options: name }, { in: 'thread' });
+  } catch (e) {
+    return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const t = tower;
+  return { spec, backend: t, detail: `${t.name} (module ${file}; its answers are promises, so it runs in a worker thread of its own that awaits them in order)`, close: () => t.close() };
+};
+
+/**
+ * Whether a backend answers with promises (an `AsyncBackend`): its upload or
+ * the download of what it uploaded is a promise. The probe's handle is
+ * disposed again.
+ */
+const answersLater = async (b: Backend, spec: string): Promise<boolean> => {
+  const thenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as { then?: unknown })?.then === 'function';
+  try {
+    const up: unknown = b.upload(Tensor.trusted([1], new Float32Array([1])));
+    const h = (thenable(up) ? await up : up) as Handle;
+    const down: unknown = b.download(h);
+    const later = thenable(up) || thenable(down);
+    if (thenable(down)) await down;
+    await b.dispose(h);
+    return later;
+  } catch (e) {
+    return broken(`--backend ${spec}: uploading and downloading one number failed: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+  }
 };
 
 /** Makes the backend a spec names. `name` labels it (towers, oracle). */
