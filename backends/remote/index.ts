@@ -12,6 +12,7 @@
 import { availableParallelism } from 'node:os';
 import type { CpuOptions } from '../cpu/index.ts';
 import type { GpuBackendOptions } from '../gpujs/index.ts';
+import { webgpuEnvironment } from '../webgpu/node.ts';
 import { createRemoteBackend, type RemoteBackend, type TowerOptions } from './client.ts';
 import type { BackendRecipe } from './protocol.ts';
 
@@ -27,6 +28,15 @@ const sibling = (rel: string): string => {
 export const cpuRecipe = (options: CpuOptions = {}): BackendRecipe => ({ module: sibling('../cpu/index.ts'), factory: 'createCpuBackend', options });
 export const gpuRecipe = (options: GpuBackendOptions = {}): BackendRecipe => ({ module: sibling('../gpujs/index.ts'), factory: 'createGpuBackend', options });
 export const referenceRecipe = (name?: string): BackendRecipe => ({ module: sibling('../../reference/index.ts'), factory: 'createReferenceBackend', options: name });
+export const tfjsWebgpuRecipe = (name?: string): BackendRecipe => ({ module: sibling('../tfjs/index.ts'), factory: 'createTfjsWebgpuBackend', options: name });
+
+/**
+ * A WebGPU backend's tower: a process of its own, started with what Dawn needs
+ * to find a Vulkan driver here (backends/webgpu/node.ts); each such process
+ * asks for an adapter and a device of its own.
+ */
+export const webgpuTower = (recipe: BackendRecipe, name?: string): RemoteBackend =>
+  createTower(recipe, { in: 'process', env: webgpuEnvironment(), name });
 
 /** Starts one tower: the recipe's backend in a worker thread or a process of its own. */
 export const createTower = (recipe: BackendRecipe, options: TowerOptions): RemoteBackend => createRemoteBackend(recipe, options);

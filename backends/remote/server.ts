@@ -25,7 +25,7 @@ export interface ServerOutlet {
 export const readyOf = (be: AsyncBackend): Ready => {
   const facts: Record<string, string | number | boolean | null> = {};
   const b = be as unknown as Record<string, unknown>;
-  for (const k of ['mode', 'threads']) if (['string', 'number', 'boolean'].includes(typeof b[k])) facts[k] = b[k] as string | number | boolean;
+  for (const k of ['mode', 'threads', 'detail']) if (['string', 'number', 'boolean'].includes(typeof b[k])) facts[k] = b[k] as string | number | boolean;
   for (const [key, prefix] of [['glInfo', 'gl'], ['adapterInfo', 'adapter']] as const) {
     const info = b[key] as Record<string, unknown> | null | undefined;
     if (info && typeof info === 'object') for (const [k, v] of Object.entries(info)) if (['string', 'number', 'boolean'].includes(typeof v)) facts[`${prefix}.${k}`] = v as string | number | boolean;

@@ -1,7 +1,9 @@
 /**
  * TensorFlow.js's kernels as a `Backend` of this project (core/backend.ts), on
  * one of its backends: `cpu` (plain JavaScript), `wasm` (XNNPACK) or `webgl`
- * (on a headless-gl context; run under `xvfb-run -a` without a display).
+ * (on a headless-gl context; run under `xvfb-run -a` without a display); and
+ * on `webgpu` as an `AsyncBackend`, read as its users read it (`await
+ * tensor.data()`), which runs in a tower of its own (`createTfjsWebgpuBackend`).
  *
  *   const tfw = await createTfjsBackend('wasm');   // or throws one line saying why not
  *   tfw.detail                                     // the backend and its flags, in words
@@ -53,7 +55,7 @@
  * - LRNGrad on webgl fails to compile its shader when beta is an integer (the
  *   shader reads `-1.0 * 1`, float times int); AlexNet's beta is 0.75.
  */
-import type { Backend } from '../../core/backend.ts';
+import type { AsyncBackend, Backend } from '../../core/backend.ts';
 import { setupTfjs, type TfjsBackend } from './setup.ts';
 
 export type { TfjsBackend, TfjsSetup } from './setup.ts';
@@ -70,4 +72,32 @@ export const createTfjsBackend = async (which: TfjsBackend, name?: string): Prom
   const setup = await setupTfjs(which);
   const { TfjsKernels } = await import('./kernels.ts');
   return new TfjsKernels(which, setup.detail, name ?? `TensorFlow.js ${which}`);
+};
+
+/**
+ * TensorFlow.js's webgpu backend as an `AsyncBackend`: the same kernels as the
+ * other backends', every read `await tensor.data()` (webgpu offers no
+ * synchronous read in a browser; in Node its dataSync happens to answer, but a
+ * verdict should be on the path its users take). A tower serves it:
+ *
+ *   createTower({ module: '.../backends/tfjs/index.ts', factory: 'createTfjsWebgpuBackend', options: 'TensorFlow.js webgpu' },
+ *               { in: 'process', env: webgpuEnvironment() })
+ */
+export const createTfjsWebgpuBackend = async (name?: string): Promise<AsyncBackend & { readonly detail: string; readonly adapterInfo?: object }> => {
+  const setup = await setupTfjs('webgpu');
+  const { TfjsKernels } = await import('./kernels.ts');
+  const k = new TfjsKernels('webgpu', setup.detail, name ?? 'TensorFlow.js webgpu');
+  const bound = Object.fromEntries(
+    Object.getOwnPropertyNames(Object.getPrototypeOf(k))
+      .filter((m) => m !== 'constructor' && typeof (k as unknown as Record<string, unknown>)[m] === 'function')
+      .map((m) => [m, ((k as unknown as Record<string, (...a: unknown[]) => unknown>)[m]).bind(k)]),
+  );
+  return {
+    ...(bound as unknown as AsyncBackend),
+    name: k.name,
+    detail: k.detail,
+    adapterInfo: setup.adapter,
+    download: (h) => k.downloadLater(h),
+    softmaxCrossEntropy: (logits, labels) => k.softmaxCrossEntropyLater(logits, labels),
+  };
 };

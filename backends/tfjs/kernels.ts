@@ -6,7 +6,7 @@
  * `setupTfjs` succeeded.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
+import type { AsyncLossResult, Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
 import { own } from '../../core/backend.ts';
 import { type Shape, Tensor } from '../../core/tensor.ts';
 import {
@@ -83,6 +83,12 @@ export class TfjsKernels implements Backend {
   download(h: Handle): Tensor {
     const [t] = this.ts(h);
     return Tensor.trusted(h.shape, Float32Array.from(t.dataSync() as Float32Array));
+  }
+
+  /** The values as the webgpu backend's users read them (`await tensor.data()`; it offers no synchronous read in a browser). */
+  async downloadLater(h: Handle): Promise<Tensor> {
+    const [t] = this.ts(h);
+    return Tensor.trusted(h.shape, Float32Array.from((await t.data()) as Float32Array));
   }
 
   dispose(h: Handle): void {
@@ -213,15 +219,26 @@ export class TfjsKernels implements Backend {
 
   /** tf.losses.softmaxCrossEntropy (mean over the batch), tf.softmax, and the loss's own gradient (tf.grad). */
   softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult {
+    const r = this.lossTensors(logits, labels);
+    const loss = r.loss.dataSync()[0];
+    r.loss.dispose();
+    return { loss, probs: this.h(r.probs), dlogits: this.h(r.dlogits) };
+  }
+
+  /** The same, the loss read as the webgpu backend's users read it. */
+  softmaxCrossEntropyLater(logits: Handle, labels: Int32Array): AsyncLossResult {
+    const r = this.lossTensors(logits, labels);
+    const loss = r.loss.data().then((d) => d[0]).finally(() => r.loss.dispose());
+    return { loss, probs: this.h(r.probs), dlogits: this.h(r.dlogits) };
+  }
+
+  private lossTensors(logits: Handle, labels: Int32Array): { loss: tf.Tensor; probs: tf.Tensor; dlogits: tf.Tensor } {
     const [z] = this.ts(logits);
-    const r = this.run('softmaxCrossEntropy', () => {
+    return this.run('softmaxCrossEntropy', () => {
       const y = oneHotHost(labels, logits.shape[1]);
       const loss = (l: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, l);
       return { loss: loss(z), probs: tf.softmax(z), dlogits: tf.grad(loss)(z) };
     });
-    const loss = r.loss.dataSync()[0];
-    r.loss.dispose();
-    return { loss, probs: this.h(r.probs), dlogits: this.h(r.dlogits) };
   }
 
   /** The paper's update composed of TensorFlow.js ops (not tf.train.momentum, whose form differs). */

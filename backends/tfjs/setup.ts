@@ -1,6 +1,7 @@
 /**
  * Selecting and initialising a TensorFlow.js backend in this process: `cpu`
- * (plain JavaScript), `wasm` (XNNPACK) or `webgl` on a headless-gl context.
+ * (plain JavaScript), `wasm` (XNNPACK), `webgl` on a headless-gl context, or
+ * `webgpu` (in Node on Dawn's `navigator.gpu`, backends/webgpu/node.ts).
  * Shared by the TensorFlow.js adapter (backends/tfjs/index.ts) and the bench's
  * TensorFlow.js peers (bench/peers/tfjs.ts).
  *
@@ -14,9 +15,10 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as TF from '@tensorflow/tfjs-core';
+import { adapterInfoOf, describeAdapter, navigatorGpu, requestAdapter, type AdapterInfo } from '../webgpu/node.ts';
 import { createGl, describeGl } from './gl.ts';
 
-export type TfjsBackend = 'cpu' | 'wasm' | 'webgl';
+export type TfjsBackend = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
 
 export interface TfjsSetup {
   readonly backend: TfjsBackend;
@@ -24,6 +26,8 @@ export interface TfjsSetup {
   readonly detail: string;
   /** The GL renderer when the backend draws with GL. */
   readonly gl?: string;
+  /** The WebGPU adapter, on webgpu. */
+  readonly adapter?: AdapterInfo;
 }
 
 const require = createRequire(import.meta.url);
@@ -179,6 +183,15 @@ export const setupTfjs = async (which: TfjsBackend): Promise<TfjsSetup> => {
       backend: which,
       detail: `tfjs-core ${tf.version_core}, wasm backend (XNNPACK, SIMD ${simd ? 'on' : 'off'}, ${threads ? 'multi-threaded' : '1 thread'}; Conv2DBackpropFilter supplied by this project from wasm's own kernels)`,
     };
+  }
+  if (which === 'webgpu') {
+    // TensorFlow.js asks navigator.gpu for its adapter when the backend is first set.
+    await navigatorGpu();
+    const adapter = adapterInfoOf(await requestAdapter());
+    await load(() => import('@tensorflow/tfjs-backend-webgpu'));
+    if (!(await tf.setBackend('webgpu'))) throw new Error('TensorFlow.js webgpu backend did not initialise');
+    await tf.ready();
+    return { backend: which, detail: `tfjs-core ${tf.version_core}, webgpu backend on ${describeAdapter(adapter)}; reads are await tensor.data()`, adapter };
   }
   const gl = await setupHeadlessWebgl();
   return { backend: which, detail: `tfjs-core ${tf.version_core}, webgl backend on headless-gl (WebGL 1, ${gl})`, gl };

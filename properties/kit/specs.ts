@@ -12,6 +12,7 @@
  *   tfjs-cpu           TensorFlow.js's kernels (backends/tfjs), on its cpu backend
  *   tfjs-wasm          ... on its wasm (XNNPACK) backend
  *   tfjs-webgl         ... on its webgl backend, over a headless-gl context
+ *   tfjs-webgpu        ... on its webgpu backend (reads awaited, in a tower process of its own)
  *   ./path/to/mod.ts   a module of your own whose createBackend() returns a Backend
  *                      or an AsyncBackend (or a promise of either); .ts, .js or .mjs.
  *                      One whose answers are promises runs in a worker thread of
@@ -30,7 +31,7 @@ import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { createReferenceBackend } from '../../reference/index.ts';
 import { BASICS } from './kernels.ts';
 
-export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl'] as const;
+export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl', 'tfjs-webgpu'] as const;
 export type BuiltinSpec = (typeof BUILTIN_SPECS)[number];
 
 export interface Made {
@@ -59,7 +60,8 @@ export const parsePlacement = (flag: string, text: string): string[] => {
       usage(`${flag}: '${s}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')}, or a path to a module (./my-backend.ts) whose createBackend() returns a Backend`);
     }
   }
-  const tf = new Set(specs.filter((s) => s.startsWith('tfjs-')));
+  // tfjs-webgpu runs in a process of its own.
+  const tf = new Set(specs.filter((s) => s.startsWith('tfjs-') && s !== 'tfjs-webgpu'));
   if (tf.size > 1) usage(`${flag} '${text}': TensorFlow.js runs one backend per process; verify ${[...tf].join(' and ')} in separate runs`);
   return specs;
 };
@@ -161,6 +163,17 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
         return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
       }
       return { spec, backend: b, detail: b.detail, close: () => {} };
+    }
+    case 'tfjs-webgpu': {
+      const { tfjsWebgpuRecipe, webgpuTower } = await import('../../backends/remote/index.ts');
+      let t;
+      try {
+        t = webgpuTower(tfjsWebgpuRecipe(name), name);
+      } catch (e) {
+        return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      const tower = t;
+      return { spec, backend: tower, detail: `${tower.facts.detail ?? 'TensorFlow.js webgpu'} (in a process of its own)`, close: () => tower.close() };
     }
     default:
       return usage(`'${spec}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')} or a path to a module`);
