@@ -38,9 +38,33 @@ export const placementDriver = (spec: NetSpec, rows: readonly LayerInfo[], plan:
 };
 
 /** The same network in TensorFlow.js ops, on whichever TensorFlow.js backend is set up (`detail` says which). */
-export const tfjsDriver = (spec: NetSpec, rows: readonly LayerInfo[], plan: Plan, detail: string, params: Params): Driver<unknown> => {
+export const tfjsDriver = (spec: NetSpec, rows: readonly LayerInfo[], plan: Plan, detail: string, params: Params, reads: 'sync' | 'awaited' = 'sync'): Driver<unknown> => {
   const net = new TfAlexnet(spec, rows, params);
   const trainRng = new Rng(plan.seed).derive('dropout');
+  const masksOf = (N: number) => new Map([...dropoutMasks(spec, N, trainRng)].map(([k, v]) => [k, tf.tensor2d(v.data as Float32Array, [v.shape[0], v.shape[1]])]));
+  const finite = (loss: number) => { if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss}`); };
+  if (reads === 'awaited') {
+    // As webgpu's users read: every read a promise (a browser offers no synchronous one).
+    return {
+      detail,
+      inference: (N) => {
+        const x = toNhwc(batchOf(spec, N, plan.seed).x);
+        return async () => { const y = tf.tidy(() => net.logits(x)); await y.data(); y.dispose(); };
+      },
+      training: (N) => {
+        const { x: hx, labels } = batchOf(spec, N, plan.seed);
+        const x = toNhwc(hx);
+        const oh = net.oneHot(labels);
+        return async () => {
+          const masks = masksOf(N);
+          finite(await net.trainStepLater(x, oh, masks, plan.sgd));
+          tf.dispose([...masks.values()]);
+        };
+      },
+      noProfile: 'the per-layer profile times each kernel up to a synchronous read of its result; this peer\'s reads are awaited, so whole passes and training steps are measured',
+      dispose: () => net.dispose(),
+    };
+  }
   return {
     detail,
     inference: (N) => {
@@ -52,10 +76,9 @@ export const tfjsDriver = (spec: NetSpec, rows: readonly LayerInfo[], plan: Plan
       const x = toNhwc(hx);
       const oh = net.oneHot(labels);
       return () => {
-        const masks = new Map([...dropoutMasks(spec, N, trainRng)].map(([k, v]) => [k, tf.tensor2d(v.data as Float32Array, [v.shape[0], v.shape[1]])]));
-        const loss = net.trainStep(x, oh, masks, plan.sgd);
+        const masks = masksOf(N);
+        finite(net.trainStep(x, oh, masks, plan.sgd));
         tf.dispose([...masks.values()]);
-        if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss}`);
       };
     },
     profileLayers: (N, backward) => {

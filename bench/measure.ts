@@ -18,17 +18,20 @@
 import { batchesFor, type Plan, type SubjectDef } from './plan.ts';
 import { type LayerCases, profileSteps, type Syncer } from './profile.ts';
 import type { Peak, Profile, Skipped, SubjectResult, Throughput, ThroughputKind } from './record.ts';
-import { drain, drainPausing, invert, now, summarise, timedRuns } from './stats.ts';
+import { drain, drainPausing, invert, now, summarise, timedRuns, timedRunsAwaited } from './stats.ts';
 
 /**
  * What a subject provides to the common measuring code. A run returns its own
  * milliseconds when the subject times its work itself (the PyTorch peer, whose
  * work runs in another process); otherwise the whole call is timed.
  */
+export type Run = () => number | void | Promise<number | void>;
+
 export interface Driver<H> {
   readonly detail: string;
-  inference(N: number): () => number | void;
-  training(N: number): () => number | void;
+  /** A run returns its own time where it leaves set-up outside the timed span; a promise where its reads are awaited. */
+  inference(N: number): Run;
+  training(N: number): Run;
   /** Absent for a subject without a per-layer profile; `noProfile` says why. */
   profileLayers?(N: number, backward: boolean): { layers: LayerCases<H>[]; syncer: Syncer<H> };
   readonly noProfile?: string;
@@ -90,10 +93,12 @@ export const measureSubject = async (def: SubjectDef, plan: Plan, makeDriver: Ma
   }
 
   /** Untimed first run (checked against the cap), the other warm-ups, then the timed runs. */
-  const measure = async (kind: ThroughputKind, N: number, once: () => number | void): Promise<boolean> => {
+  const measure = async (kind: ThroughputKind, N: number, run: Run): Promise<boolean> => {
     const what = `${kind} b${N}`;
     const t0 = now();
-    const own = once();
+    const firstRun = run();
+    const awaited = firstRun instanceof Promise;
+    const own = awaited ? await firstRun : firstRun;
     const first = typeof own === 'number' ? own : now() - t0;
     if (first > plan.capMs) {
       skipped.push({ what, reason: `one untimed ${kind === 'training' ? 'step' : 'pass'} took ${secs(first)}, over the ${secs(plan.capMs)} cap` });
@@ -101,8 +106,9 @@ export const measureSubject = async (def: SubjectDef, plan: Plan, makeDriver: Ma
       return false;
     }
     await pause();
-    for (let i = 1; i < plan.warmup; i++) { once(); await pause(); }
-    const ms = summarise(await steps(timedRuns({ warmup: 0, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs }, once)));
+    for (let i = 1; i < plan.warmup; i++) { await run(); await pause(); }
+    const repeat = { warmup: 0, repeats: plan.repeats, minRepeats: plan.minRepeats, budgetMs: plan.budgetMs };
+    const ms = summarise(awaited ? await timedRunsAwaited(repeat, run, pause) : await steps(timedRuns(repeat, run as () => number | void)));
     const ips = invert(ms, (t) => (1000 * N) / t);
     throughput.push({ kind, batch: N, msPerBatch: ms, imagesPerSecond: ips });
     hooks.partial(result(true));

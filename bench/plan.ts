@@ -37,6 +37,7 @@ export type SubjectId =
   | 'cpu-2ctx'
   | 'reference'
   | 'tfjs-webgl'
+  | 'tfjs-webgpu'
   | 'tfjs-wasm'
   | 'tfjs-cpu'
   | 'pytorch'
@@ -54,6 +55,8 @@ export interface SubjectDef {
   readonly slow: boolean;
   /** Needs an X display for headless GL. */
   readonly gl: boolean;
+  /** Runs on WebGPU: its worker starts with what Dawn needs to find a Vulkan driver (backends/webgpu/node.ts). */
+  readonly webgpu?: boolean;
   /**
    * Why this subject's backward kernels and training are left out unless the run
    * is `--thorough`: they would take most of the run's time on their own.
@@ -69,6 +72,7 @@ export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'cpu-2ctx', label: 'CPU backend, 2 towers side by side (a thread per tower, half the cores each)', kind: 'ours', where: 'node', slow: false, gl: false },
   { id: 'reference', label: 'reference (plain TypeScript), 1 context (grouped)', kind: 'ours', where: 'node', slow: true, gl: false },
   { id: 'tfjs-webgl', label: 'TF.js webgl on headless-gl', kind: 'peer', where: 'node', slow: false, gl: true },
+  { id: 'tfjs-webgpu', label: 'TF.js webgpu (Dawn), reads awaited', kind: 'peer', where: 'node', slow: false, gl: false, webgpu: true },
   { id: 'tfjs-wasm', label: 'TF.js wasm (XNNPACK)', kind: 'peer', where: 'node', slow: false, gl: false },
   {
     id: 'tfjs-cpu', label: 'TF.js cpu', kind: 'peer', where: 'node', slow: true, gl: false,

@@ -45,6 +45,7 @@ const COLOURS: Record<string, string> = {
   'cpu-2ctx': '#98df8a',
   reference: '#7f7f7f',
   'tfjs-webgl': '#d62728',
+  'tfjs-webgpu': '#ff9896',
   'tfjs-wasm': '#ff7f0e',
   'tfjs-cpu': '#8c564b',
   pytorch: '#e377c2',

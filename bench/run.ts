@@ -15,6 +15,7 @@
  * that headless GL gets a context.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { webgpuEnvironment } from '../backends/webgpu/node.ts';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -166,7 +167,8 @@ const runSubject = (id: SubjectId, plan: Plan, dir: string, paramsFile: string):
   const jobFile = path.join(dir, `${id}.job.json`);
   writeFileSync(jobFile, JSON.stringify(job));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'worker.ts'), jobFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = def.webgpu ? { ...process.env, ...webgpuEnvironment() } : process.env;
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'worker.ts'), jobFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const relay = (buf: Buffer) => {
       for (const line of buf.toString().split('\n')) {
         const l = line.trimEnd();

@@ -69,6 +69,22 @@ export function* timedRuns(plan: RepeatPlan, once: () => number | void): Generat
   return times;
 }
 
+/** `timedRuns` for a run whose reads are awaited: each run's promise settles inside its timed span; `pause` is awaited after each. */
+export const timedRunsAwaited = async (plan: RepeatPlan, once: () => number | void | Promise<number | void>, pause: () => Promise<void>): Promise<number[]> => {
+  for (let i = 0; i < plan.warmup; i++) await once();
+  const times: number[] = [];
+  let spent = 0;
+  while (times.length < plan.repeats && (times.length < plan.minRepeats || spent < plan.budgetMs)) {
+    const t0 = now();
+    const r = await once();
+    const t = typeof r === 'number' ? r : now() - t0;
+    times.push(t);
+    spent += t;
+    await pause();
+  }
+  return times;
+};
+
 /** Runs a stepwise measurement to its end without a pause. */
 export const drain = <T>(steps: Generator<void, T, void>): T => {
   for (;;) {

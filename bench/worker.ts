@@ -57,7 +57,7 @@ const oursDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo
 };
 
 const peerDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo[], plan: Plan, loadParams: () => Params): Promise<Driver<unknown> | { reason: string }> => {
-  const which = id === 'tfjs-webgl' ? 'webgl' : id === 'tfjs-wasm' ? 'wasm' : 'cpu';
+  const which = id === 'tfjs-webgl' ? 'webgl' : id === 'tfjs-webgpu' ? 'webgpu' : id === 'tfjs-wasm' ? 'wasm' : 'cpu';
   const { setupTfjs } = await import('./peers/tfjs.ts');
   let setup;
   try {
@@ -66,7 +66,7 @@ const peerDriver = async (id: SubjectId, spec: NetSpec, rows: readonly LayerInfo
     return { reason: (e as Error).message.split('\n')[0] };
   }
   const { tfjsDriver } = await import('./drivers.ts');
-  return tfjsDriver(spec, rows, plan, setup.detail, loadParams());
+  return tfjsDriver(spec, rows, plan, setup.detail, loadParams(), which === 'webgpu' ? 'awaited' : 'sync');
 };
 
 /**

@@ -356,6 +356,25 @@ test('measureSubject: throughput at the batches under the cap, the estimate and 
   assert.equal(paused.partials.map((p) => p.throughput.length), [1, 1, 1, 1, 1, 2]);
 });
 
+test('measureSubject: a subject whose runs are awaited (reads that are promises) is timed to the settling of each run, and gets the same measurements', async () => {
+  const events: string[] = [];
+  const sync = fakeDriver(events);
+  const wait = (ms: number) => new Promise((done) => setTimeout(done, ms));
+  const awaited: Driver<number> = {
+    ...sync,
+    // No own time: the measurement's clock must run until the read settles (about 15 ms an image).
+    inference: (N) => async () => { await wait(15 * N); events.push('run'); },
+    training: (N) => async () => { await wait(40 * N); events.push('run'); },
+  };
+  const r = await measureSubject(subjectById('tfjs-webgpu')!, { ...fakePlan, capMs: 300 }, async () => awaited, { log: () => {}, partial: () => {} });
+  assert.equal(r.throughput.map((t) => `${t.kind} b${t.batch} n${t.msPerBatch.n}`), ['inference b1 n3', 'inference b16 n3', 'training b1 n3']);
+  for (const t of r.throughput) {
+    const floor = (t.kind === 'inference' ? 15 : 40) * t.batch;
+    assert.ok(t.msPerBatch.min >= floor - 1, `${t.kind} b${t.batch}: ${t.msPerBatch.min} ms, under the ${floor} ms the run awaits`);
+  }
+  assert.equal(r.skipped.map((k) => k.what), ['training b8']);
+});
+
 test('measureSubject: a subject that is not there, does not start, or fails says why', async () => {
   const absent = await fakeSubject('browser-tfjs-webgl', { make: async () => ({ reason: 'no WebGL2 context' }) });
   assert.equal([absent.r.available, absent.r.reason, absent.r.throughput, absent.r.skipped], [false, 'no WebGL2 context', [], []]);

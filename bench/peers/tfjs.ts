@@ -161,6 +161,22 @@ export class TfAlexnet {
    * Returns the loss; reading it is the step's sync point.
    */
   trainStep(x: tf.Tensor4D, oneHot: tf.Tensor2D, masks: ReadonlyMap<string, tf.Tensor2D>, sgd: SgdParams): number {
+    const value = this.step(x, oneHot, masks, sgd);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    return loss;
+  }
+
+  /** The same step, the loss read as webgpu's users read it (`await data()`). */
+  async trainStepLater(x: tf.Tensor4D, oneHot: tf.Tensor2D, masks: ReadonlyMap<string, tf.Tensor2D>, sgd: SgdParams): Promise<number> {
+    const value = this.step(x, oneHot, masks, sgd);
+    const loss = (await value.data())[0];
+    value.dispose();
+    return loss;
+  }
+
+  /** The step's work, its loss left unread. */
+  private step(x: tf.Tensor4D, oneHot: tf.Tensor2D, masks: ReadonlyMap<string, tf.Tensor2D>, sgd: SgdParams): tf.Scalar {
     const vars = this.variables();
     const { value, grads } = tf.variableGrads(() => this.loss(this.logits(x, masks), oneHot), vars);
     tf.tidy(() => {
@@ -172,9 +188,7 @@ export class TfAlexnet {
       }
     });
     tf.dispose(Object.values(grads));
-    const loss = value.dataSync()[0];
-    value.dispose();
-    return loss;
+    return value;
   }
 
   dispose(): void {
