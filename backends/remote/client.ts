@@ -13,8 +13,13 @@
  * A kernel that fails in the tower is reported by the next read, with the
  * kernel's name and the tower's; a tower whose process ends is reported by the
  * next read as such, and every read after it.
+ *
+ * How commands reach the tower and answers come back is a `TowerTransport`:
+ * in Node a worker thread (or a relay to a process) and a shared counter the
+ * caller blocks on (below); in a browser a worker and a shared buffer
+ * (web/tower.ts). The backend itself is the same on both.
  */
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel as NodeMessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
 import { own } from '../../core/backend.ts';
 import { type Shape, sizeOf, Tensor } from '../../core/tensor.ts';
@@ -50,32 +55,76 @@ class RemoteHandle implements Handle {
 
 let nextLink = 1;
 
-export class RemoteBackend implements Backend {
-  readonly name: string;
-  /** The tower's scalar facts: its backend's mode, thread count, GL renderer ('gl.renderer'), ... */
-  readonly facts: Ready['facts'];
+/** Carries a tower's commands and answers (see protocol.ts). */
+export interface TowerTransport {
+  /** Posts a command (ports and buffers in `transfer` move with it). */
+  post(c: Command, transfer?: (MessagePort | ArrayBuffer)[]): void;
+  /** Blocks until the next answer is in, and returns it; or the answer `late()` makes when none comes in `deadlineMs`. */
+  next(deadlineMs: number, late: () => string): { seq: number; answer: Answer };
+  /** Ends the tower (its thread, worker or process). */
+  close(): void;
+}
+
+/** A channel of two ports between towers (the global MessageChannel, in Node and in browsers alike). */
+const channel = (): { port1: MessagePort; port2: MessagePort } => new MessageChannel() as unknown as { port1: MessagePort; port2: MessagePort };
+
+/** The Node transport: a worker thread that serves the tower, or relays to its process; answers on a port, counted in shared memory. */
+class NodeTransport implements TowerTransport {
   private readonly worker: Worker;
   private readonly counter = new Int32Array(new SharedArrayBuffer(4));
   private readonly replies: MessagePort;
   private answered = 0;
+
+  constructor(recipe: BackendRecipe, options: TowerOptions) {
+    const { port1, port2 } = new NodeMessageChannel();
+    this.replies = port1;
+    const workerData: TowerData = { role: options.in === 'process' ? 'relay' : 'serve', recipe, counter: this.counter, reply: port2, env: options.env };
+    this.worker = new Worker(new URL('./entry.mjs', import.meta.url), { workerData, transferList: [port2] });
+    this.worker.unref();
+  }
+
+  post(c: Command, transfer: (MessagePort | ArrayBuffer)[] = []): void { this.worker.postMessage(c, transfer); }
+
+  next(deadlineMs: number, late: () => string): { seq: number; answer: Answer } {
+    const until = Date.now() + deadlineMs;
+    while (Atomics.load(this.counter, 0) === this.answered) {
+      const left = until - Date.now();
+      if (left <= 0 || Atomics.wait(this.counter, 0, this.answered, left) === 'timed-out') {
+        return { seq: -1, answer: { ok: false, error: late() } };
+      }
+    }
+    const got = receiveMessageOnPort(this.replies);
+    this.answered++;
+    return (got?.message as { seq: number; answer: Answer } | undefined) ?? { seq: -1, answer: { ok: false, error: 'internal: an answer was counted but none came' } };
+  }
+
+  close(): void {
+    this.worker.postMessage({ op: 'close' } satisfies Command);
+    this.replies.close();
+    void this.worker.terminate();
+  }
+}
+
+export class RemoteBackend implements Backend {
+  readonly name: string;
+  /** The tower's scalar facts: its backend's mode, thread count, GL renderer ('gl.renderer'), ... */
+  readonly facts: Ready['facts'];
   private seq = 0;
   private nextId = 1;
   private closed = false;
   private readonly links = new Map<RemoteBackend, number>();
 
-  constructor(recipe: BackendRecipe, readonly options: TowerOptions) {
-    const { port1, port2 } = new MessageChannel();
-    this.replies = port1;
-    const workerData: TowerData = { role: options.in === 'process' ? 'relay' : 'serve', recipe, counter: this.counter, reply: port2, env: options.env };
-    this.worker = new Worker(new URL('./entry.mjs', import.meta.url), { workerData, transferList: [port2] });
-    this.worker.unref();
-    const where = options.in === 'process' ? 'a process of its own' : 'a worker thread';
+  /**
+   * Waits for the tower to build its backend. `where` says where it runs
+   * ("a worker thread", ...), `label` names it in a failure to start.
+   */
+  constructor(private readonly transport: TowerTransport, where: string, label: string, name?: string) {
     const ready = this.answer(0, START_DEADLINE_MS, () => `the tower did not start its backend in ${START_DEADLINE_MS / 1000} s`);
     if (!ready.ok) {
       this.close();
-      throw new Error(`${options.name ?? recipe.factory}: the backend could not start in ${where}: ${ready.error}`);
+      throw new Error(`${name ?? label}: the backend could not start in ${where}: ${ready.error}`);
     }
-    this.name = options.name ?? ready.ready!.name;
+    this.name = name ?? ready.ready!.name;
     this.facts = ready.ready!.facts;
   }
 
@@ -88,31 +137,21 @@ export class RemoteBackend implements Backend {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.worker.postMessage({ op: 'close' } satisfies Command);
-    this.replies.close();
-    void this.worker.terminate();
+    this.transport.close();
   }
 
   // ---- the wire -----------------------------------------------------------
 
   private post(c: Command, transfer: (MessagePort | ArrayBuffer)[] = []): void {
     if (this.closed) throw new Error(`${this.name ?? 'a tower'} was closed; make a new backend`);
-    this.worker.postMessage(c, transfer);
+    this.transport.post(c, transfer);
   }
 
   /** Blocks until answer `seq` is in. */
   private answer(seq: number, deadlineMs: number, late: () => string): Answer {
-    const until = Date.now() + deadlineMs;
-    while (Atomics.load(this.counter, 0) === this.answered) {
-      const left = until - Date.now();
-      if (left <= 0 || Atomics.wait(this.counter, 0, this.answered, left) === 'timed-out') {
-        return { ok: false, error: late() };
-      }
-    }
-    const got = receiveMessageOnPort(this.replies);
-    this.answered++;
-    const m = got?.message as { seq: number; answer: Answer } | undefined;
-    if (!m || m.seq !== seq) return { ok: false, error: `internal: answer ${m?.seq} came for read ${seq}` };
+    const m = this.transport.next(deadlineMs, late);
+    if (m.seq === -1) return m.answer;
+    if (m.seq !== seq) return { ok: false, error: `internal: answer ${m.seq} came for read ${seq}` };
     return m.answer;
   }
 
@@ -191,7 +230,7 @@ export class RemoteBackend implements Backend {
     let link = this.links.get(to);
     if (link === undefined) {
       link = nextLink++;
-      const { port1, port2 } = new MessageChannel();
+      const { port1, port2 } = channel();
       this.post({ op: 'link', link, port: port1 }, [port1]);
       to.post({ op: 'link', link, port: port2 }, [port2]);
       this.links.set(to, link);
@@ -244,4 +283,5 @@ export class RemoteBackend implements Backend {
 const isHandleOf = (a: unknown): a is Handle => typeof a === 'object' && a !== null && 'owner' in a && 'shape' in a;
 
 /** Starts a tower backend from a recipe, in a worker thread or a process of its own. */
-export const createRemoteBackend = (recipe: BackendRecipe, options: TowerOptions): RemoteBackend => new RemoteBackend(recipe, options);
+export const createRemoteBackend = (recipe: BackendRecipe, options: TowerOptions): RemoteBackend =>
+  new RemoteBackend(new NodeTransport(recipe, options), options.in === 'process' ? 'a process of its own' : 'a worker thread', options.name ?? recipe.factory, options.name);
