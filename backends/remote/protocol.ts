@@ -14,6 +14,7 @@
  * command that needs a handle still on its way.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { Tensor } from '../../core/tensor.ts';
 
 /** How the tower process or thread builds its backend: a module, the factory it exports, and the factory's one argument. */
 export interface BackendRecipe {
@@ -73,3 +74,6 @@ export interface Ready {
 }
 
 export const isRef = (v: unknown): v is HandleRef => typeof v === 'object' && v !== null && '$h' in v;
+
+export const wire = (t: Tensor): WireTensor => ({ shape: t.shape, data: t.data });
+export const unwire = (w: WireTensor): Tensor => Tensor.trusted(w.shape, w.data);

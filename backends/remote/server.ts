@@ -13,7 +13,7 @@
  */
 import type { AsyncBackend, AsyncLossResult, Handle, Later } from '../../core/backend.ts';
 import { sameShape, shapeString, Tensor } from '../../core/tensor.ts';
-import { type Answer, type Command, isRef, type ReadWhat, type Ready, type Recv, type WireTensor } from './protocol.ts';
+import { type Answer, type Command, isRef, type ReadWhat, type Ready, type Recv, unwire, wire } from './protocol.ts';
 
 export interface ServerOutlet {
   answer(seq: number, a: Answer): void;
@@ -36,8 +36,6 @@ export const readyOf = (be: AsyncBackend): Ready => {
   return { name: be.name, facts };
 };
 
-export const wire = (t: Tensor): WireTensor => ({ shape: t.shape, data: t.data });
-export const unwire = (w: WireTensor): Tensor => Tensor.trusted(w.shape, w.data);
 
 export class TowerServer {
   private readonly handles = new Map<number, Handle>();
