@@ -30,9 +30,11 @@ export const readyOf = (be: AsyncBackend): Ready => {
     const info = b[key] as Record<string, unknown> | null | undefined;
     if (info && typeof info === 'object') for (const [k, v] of Object.entries(info)) if (['string', 'number', 'boolean'].includes(typeof v)) facts[`${prefix}.${k}`] = v as string | number | boolean;
   }
-  // The tower's process or thread shares the caller's environment except where it was given its own.
-  facts.pid = process.pid;
-  if (process.env.LP_NUM_THREADS) facts.lpThreads = process.env.LP_NUM_THREADS;
+  // The tower's process or thread shares the caller's environment except where it was given its own. (A browser's worker has neither.)
+  if (typeof process !== 'undefined') {
+    facts.pid = process.pid;
+    if (process.env.LP_NUM_THREADS) facts.lpThreads = process.env.LP_NUM_THREADS;
+  }
   return { name: be.name, facts };
 };
 
