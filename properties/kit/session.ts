@@ -114,8 +114,9 @@ export const verifySession = async (o: SessionOptions): Promise<VerifyResult> =>
 
 /** The last line of a verification: PASS with what agreed, or FAIL with what did not. */
 export const verdictLine = (r: VerifyResult): string => {
-  const kernelCount = r.kernels.reduce((s, p) => s + p.results.length, 0);
-  if (r.ok) return `verdict: PASS (${kernelCount} kernel checks${r.network ? ` and the ${r.network.model} training pass` : ''} agree with ${r.against} within float32 tolerance; ${r.seconds.toFixed(0)} s)`;
+  const kernelCount = r.kernels.reduce((s, p) => s + p.results.filter((x) => x.verdict !== 'not offered').length, 0);
+  const declined = r.kernels.reduce((s, p) => s + p.results.filter((x) => x.verdict === 'not offered').length, 0);
+  if (r.ok) return `verdict: PASS (${kernelCount} kernel checks${r.network ? ` and the ${r.network.model} training pass` : ''} agree with ${r.against} within float32 tolerance${declined ? `; ${declined} not offered by the backend` : ''}; ${r.seconds.toFixed(0)} s)`;
   const bad = r.kernels.flatMap((p) => p.results.filter((x) => !kernelOk(x)).map((x) => `${p.spec} ${x.kernel}`));
   return `verdict: FAIL (${[...bad, ...(networkOk(r.network) ? [] : [`the ${r.network!.model} training pass`])].join(', ')})`;
 };
