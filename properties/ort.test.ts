@@ -10,6 +10,7 @@
  * results alone) comes with `alexnet verify --backend ort-node` once an
  * asynchronous backend runs under the kit in a tower.
  */
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -115,6 +116,32 @@ test('handles: counted, refused by another backend, and the threads and package 
   assert.match(c.detail, /2 intra-op threads/);
   await a.destroy();
   await c.destroy();
+});
+
+test('under the kit through the blocking face: drawn and fixed cases, shrinking and all, with the declined kernels \'not offered\'', async () => {
+  const { createBlockingOrtBackend } = await import('../backends/ort/blocking.ts');
+  const { verifyKernel } = await import('./kit/run.ts');
+  const b = await createBlockingOrtBackend({ provider: 'node', threads: 1 });
+  try {
+    for (const k of ['conv2d', 'maxPool', 'softmaxCrossEntropy'] as const) {
+      const r = verifyKernel(b, oracle, propertyOf(k), { seed: 5, cases: 4 });
+      assert.is(r.verdict, 'pass', `${k}: ${r.counterexample?.message ?? r.detail ?? ''}`);
+    }
+    const n = verifyKernel(b, oracle, propertyOf('lrnGrad'), { seed: 5 });
+    assert.is(n.verdict, 'not offered');
+    assert.match(n.detail!, /no training in JavaScript/);
+    assert.is(b.liveCount(), 0);
+  } finally {
+    b.destroy();
+  }
+});
+
+test('alexnet verify --backend ort-wasm: the kernels it offers pass, the rest are not offered, and no training pass is attempted', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/alexnet.ts', 'verify', '--backend', 'ort-wasm', '--kernels', 'relu,maxPoolGrad', '--network', 'alexnet-mini', '--seed', '3'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /maxPoolGrad +0 +- +[\d.]+ +not offered: ONNX Runtime has no training in JavaScript/);
+  assert.match(r.stdout, /network: no alexnet-mini training pass: it needs kernels the backend does not offer/);
+  assert.match(r.stdout, /verdict: PASS \(1 kernel checks agree with reference within float32 tolerance; 1 not offered by the backend;/);
 });
 
 test.run();

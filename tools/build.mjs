@@ -16,6 +16,7 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
 copyFileSync(at('backends/cpu/worker-entry.mjs'), at('dist/backends/cpu/worker-entry.mjs'));
 copyFileSync(at('backends/remote/entry.mjs'), at('dist/backends/remote/entry.mjs'));
 copyFileSync(at('core/onnx/onnx.proto'), at('dist/core/onnx/onnx.proto'));
+copyFileSync(at('backends/ort/blocking-entry.mjs'), at('dist/backends/ort/blocking-entry.mjs'));
 const bin = at('dist/cli/alexnet.js');
 writeFileSync(bin, readFileSync(bin, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env node\n'));
 chmodSync(bin, 0o755);

@@ -29,7 +29,7 @@
  * update are not offered (`notOffered`), which the kit reports as such.
  */
 import { availableParallelism } from 'node:os';
-import type { AsyncBackend, AsyncLossResult, ConvParams, Handle, LrnParams, PoolParams } from '../../core/backend.ts';
+import type { AsyncBackend, AsyncLossResult, Backend, ConvParams, Handle, LrnParams, PoolParams } from '../../core/backend.ts';
 import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { lrnAttrs } from '../../core/onnx/export.ts';
 import { encodeModel, type Initializer, INT64, type NodeDef, type ValueInfo } from '../../core/onnx/proto.ts';
@@ -90,7 +90,8 @@ export const NOT_OFFERED = {
 type Forward = 'reshape' | 'concat' | 'slice' | 'add' | 'conv2d' | 'linear' | 'relu' | 'lrn' | 'maxPool' | 'dropout' | 'softmaxCrossEntropy';
 type Basics = 'upload' | 'download' | 'dispose' | 'liveCount';
 
-export type OrtBackend = { readonly name: string } & Pick<AsyncBackend, Forward | Basics> & {
+/** An AsyncBackend whose memory calls answer at once (handles are host arrays) and whose kernels answer with promises. */
+export type OrtBackend = { readonly name: string } & Pick<Backend, Basics> & Pick<AsyncBackend, Forward> & {
   readonly provider: OrtProvider;
   readonly threads: number;
   /** What runs, in words: the package, its version, the provider, the threads. */

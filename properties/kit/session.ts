@@ -12,7 +12,7 @@ import { shapeString } from '../../core/tensor.ts';
 import { KERNELS, type KernelName } from './kernels.ts';
 import { compareRuns, describePlacement, formatReport, type InitKind, runPlacement, transferSummary, verificationInput, verificationParams } from './network.ts';
 import { formatKernelPhase, type KernelPhase, kernelOk, type NetworkPhase, networkOk, type VerifyResult } from './report.ts';
-import { type KernelResult, verifyKernels } from './run.ts';
+import { type KernelResult, type NotOffered, verifyKernels } from './run.ts';
 
 /** A backend with the spec it was made from and what really runs (see specs.ts Made). */
 export interface Subject {
@@ -70,7 +70,12 @@ export const verifySession = async (o: SessionOptions): Promise<VerifyResult> =>
 
   let net: NetworkPhase | null = null;
   const spec = o.network;
-  if (spec && o.replay === undefined) {
+  // A training pass needs every kernel; a backend that declines some (a runtime without gradients) has none to check.
+  const declined = o.subjects.flatMap((m) => Object.keys((m.backend as Backend & NotOffered).notOffered ?? {}).map((k) => `${m.spec} ${k}`));
+  if (spec && o.replay === undefined && declined.length > 0) {
+    print('');
+    print(`network: no ${spec.name} training pass: it needs kernels the backend does not offer (${declined.join(', ')})`);
+  } else if (spec && o.replay === undefined) {
     const againstPlacement = o.against.length === placement.length ? [...o.against] : placement.map(() => o.against[0]);
     // Tower 0 of the trusted placement is the kernel phase's oracle itself.
     const A = [o.oracle.backend, ...(placement.length === 2 ? [await o.oracleTower!()] : [])];

@@ -12,6 +12,9 @@
  *   tfjs-cpu           TensorFlow.js's kernels (backends/tfjs), on its cpu backend
  *   tfjs-wasm          ... on its wasm (XNNPACK) backend
  *   tfjs-webgl         ... on its webgl backend, over a headless-gl context
+ *   ort-node           ONNX Runtime's kernels (backends/ort), onnxruntime-node's CPU provider
+ *   ort-wasm           ... onnxruntime-web's wasm backend; both forward only: the
+ *                      backward kernels and the update are 'not offered'
  *   ./path/to/mod.ts   a module of your own whose createBackend() returns a Backend
  *                      (or a promise of one); .ts, .js or .mjs
  *
@@ -27,7 +30,7 @@ import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { createReferenceBackend } from '../../reference/index.ts';
 import { BASICS } from './kernels.ts';
 
-export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl'] as const;
+export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl', 'ort-node', 'ort-wasm'] as const;
 export type BuiltinSpec = (typeof BUILTIN_SPECS)[number];
 
 export interface Made {
@@ -125,6 +128,24 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
         return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
       }
       return { spec, backend: b, detail: b.detail, close: () => {} };
+    }
+    case 'ort-node': case 'ort-wasm': {
+      const provider = spec.slice(4) as 'node' | 'wasm';
+      const { loadOrt } = await import('../../backends/ort/index.ts');
+      try {
+        await loadOrt(provider); // a missing package: its one line, before any thread starts
+      } catch (e) {
+        return broken((e as Error).message);
+      }
+      const { createBlockingOrtBackend } = await import('../../backends/ort/blocking.ts');
+      let b;
+      try {
+        b = await createBlockingOrtBackend({ provider, name });
+      } catch (e) {
+        return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      const o = b;
+      return { spec, backend: o, detail: o.detail, close: () => o.destroy() };
     }
     default:
       return usage(`'${spec}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')} or a path to a module`);
