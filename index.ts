@@ -7,8 +7,9 @@
  * tower executor, parameters, checkpoints (safetensors), errors and the seeded
  * generator. The backends, the verification kit, the data loaders and the
  * training loop are subpaths: alexnet-ts/reference, alexnet-ts/cpu,
- * alexnet-ts/gpujs, alexnet-ts/tfjs, alexnet-ts/verify, alexnet-ts/data,
- * alexnet-ts/train.
+ * alexnet-ts/gpujs, alexnet-ts/tfjs, alexnet-ts/ort (ONNX Runtime's kernels),
+ * alexnet-ts/verify, alexnet-ts/data, alexnet-ts/train, and alexnet-ts/onnx (a
+ * network or checkpoint as an ONNX model).
  */
 export * from './core/tensor.ts';
 export * from './core/backend.ts';

@@ -148,7 +148,7 @@ export const measureSubject = async (def: SubjectDef, plan: Plan, makeDriver: Ma
         basis = 'a batch-1 step\'s kernels take about ' + secs(stepMs) + ' in the profile';
       }
     }
-    if (batches.leftOut) skipped.push({ what: 'backward kernels and training', reason: batches.leftOut });
+    if (batches.leftOut) skipped.push({ what: def.inferenceOnly ? 'training' : 'backward kernels and training', reason: batches.leftOut });
 
     // 3. Training at each batch whose step, estimated from the profile (or three forward passes), fits under the cap.
     if (stepMs === null && perImageMs !== null) { stepMs = 3 * perImageMs; basis = `three forward passes take about ${secs(stepMs)}`; }

@@ -41,6 +41,8 @@ export type SubjectId =
   | 'tfjs-wasm'
   | 'tfjs-cpu'
   | 'pytorch'
+  | 'ort-node'
+  | 'ort-wasm'
   | 'browser-gpujs-2ctx'
   | 'browser-gpujs-1ctx'
   | 'browser-tfjs-webgl';
@@ -62,7 +64,11 @@ export interface SubjectDef {
    * is `--thorough`: they would take most of the run's time on their own.
    */
   readonly forwardOnly?: string;
+  /** Why this subject measures inference alone, whatever the run (a runtime without training). */
+  readonly inferenceOnly?: string;
 }
+
+const ORT_INFERENCE_ONLY = 'ONNX Runtime has no training in JavaScript: inference only';
 
 export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts side by side (a process per tower)', kind: 'ours', where: 'node', slow: false, gl: true },
@@ -80,6 +86,9 @@ export const SUBJECTS: readonly SubjectDef[] = [
   },
   // In a python process of its own (bench/peers/torch.ts); no per-layer profile.
   { id: 'pytorch', label: 'PyTorch (CPU, float32, a thread per core)', kind: 'peer', where: 'node', slow: false, gl: false },
+  // Our exported network in ONNX Runtime, in a thread of its own (bench/peers/ort.ts); inference only.
+  { id: 'ort-node', label: 'ONNX Runtime node (CPU provider, MLAS, a thread per core)', kind: 'peer', where: 'node', slow: false, gl: false, inferenceOnly: ORT_INFERENCE_ONLY },
+  { id: 'ort-wasm', label: 'ONNX Runtime web (wasm, SIMD, a thread per core)', kind: 'peer', where: 'node', slow: false, gl: false, inferenceOnly: ORT_INFERENCE_ONLY },
   // Measured by the page, on the browser's WebGL2 (gl: false: no X display involved).
   { id: 'browser-gpujs-2ctx', label: 'gpu.js webgl2 in the browser, 2 contexts (one per tower)', kind: 'ours', where: 'browser', slow: false, gl: false },
   { id: 'browser-gpujs-1ctx', label: 'gpu.js webgl2 in the browser, 1 context (grouped)', kind: 'ours', where: 'browser', slow: false, gl: false },
@@ -163,13 +172,13 @@ export const BROWSER_QUICK: Plan = { ...QUICK, capMs: BROWSER.capMs, kernelCapMs
 
 /** Batches a subject measures under a plan, and what it leaves out and why. */
 export const batchesFor = (plan: Plan, s: SubjectDef) => {
-  const partial = s.forwardOnly !== undefined && !plan.thorough;
+  const partial = s.inferenceOnly !== undefined || (s.forwardOnly !== undefined && !plan.thorough);
   return {
     inference: s.slow ? [1] : plan.inferenceBatches,
     train: partial ? [] : s.slow ? [1] : plan.trainBatches,
     profile: plan.profileBatch,
     profileBackward: plan.profileBackward && !partial,
-    leftOut: partial ? s.forwardOnly! : null,
+    leftOut: s.inferenceOnly ?? (partial ? s.forwardOnly! : null),
   };
 };
 

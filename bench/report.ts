@@ -49,6 +49,8 @@ const COLOURS: Record<string, string> = {
   'tfjs-wasm': '#ff7f0e',
   'tfjs-cpu': '#8c564b',
   pytorch: '#e377c2',
+  'ort-node': '#bcbd22',
+  'ort-wasm': '#dbdb8d',
   // The page's subjects: the colours of their Node counterparts.
   'browser-gpujs-2ctx': '#1f77b4',
   'browser-gpujs-1ctx': '#17becf',

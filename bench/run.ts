@@ -37,7 +37,8 @@ export const HELP = `usage: npm run bench -- [options]     (or: alexnet bench [o
 
 Measures AlexNet at 227x227 on gpu.js headlessgl (two contexts, one per tower,
 and one context, grouped), gpu.js webasm, the CPU backend, the reference, and
-TensorFlow.js webgl (on the same headless GL), wasm and cpu, and PyTorch (CPU,
+TensorFlow.js webgl (on the same headless GL), wasm and cpu, ONNX Runtime (node and wasm,
+inference only, our exported network), and PyTorch (CPU,
 float32, in a python process; not available without python3-torch): inference throughput
 at batch 1 and 16, the time and GFLOP/s of every kernel of a training step, layer
 by layer (at batch 1, each kernel timed to a sync), and training throughput

@@ -19,7 +19,7 @@ import { inBrowser, throughputKey } from './record.ts';
 export type Format = 'text' | 'md';
 
 const PEER_SHORT: Record<string, string> = {
-  'tfjs-webgl': 'TF.js webgl', 'tfjs-webgpu': 'TF.js webgpu', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu', pytorch: 'PyTorch',
+  'tfjs-webgl': 'TF.js webgl', 'tfjs-webgpu': 'TF.js webgpu', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu', pytorch: 'PyTorch', 'ort-node': 'ORT node', 'ort-wasm': 'ORT wasm',
   'browser-tfjs-webgl': 'TF.js webgl',
 };
 const peerName = (id: string): string => PEER_SHORT[id] ?? id;

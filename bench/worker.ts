@@ -37,6 +37,7 @@ const main = async (): Promise<void> => {
   const params = () => (job.params ? readParamsFile(job.params, spec) : initParams(spec, plan.seed));
   const made = () => (def.kind === 'ours' ? oursDriver(def.id, spec, rows, plan, params)
     : def.id === 'pytorch' ? torchDriver(spec, plan, params)
+    : def.id === 'ort-node' || def.id === 'ort-wasm' ? ortDriver(def.id === 'ort-node' ? 'node' : 'wasm', spec, plan, params)
     : peerDriver(def.id, spec, rows, plan, params));
   finish(await measureSubject(def, plan, made, {
     log: (line) => process.stderr.write(`  [${def.id}] ${line}\n`),
@@ -107,6 +108,30 @@ const torchDriver = async (spec: NetSpec, plan: Plan, loadParams: () => Params):
       return { gflops: r.gflops, what: `torch.mm ${n}x${n} float32 through ${r.blas}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, median of 5` };
     },
     dispose: () => peer.close(),
+  };
+};
+
+/**
+ * ONNX Runtime on our exported network (bench/peers/ort.ts): the same weights
+ * and batches, the session in a thread of its own, each pass timed there.
+ */
+const ortDriver = async (provider: 'node' | 'wasm', spec: NetSpec, plan: Plan, loadParams: () => Params): Promise<Driver<unknown> | { reason: string }> => {
+  const { OrtPeer, ortThreads } = await import('./peers/ort.ts');
+  const { threads, said } = ortThreads();
+  let peer;
+  try {
+    peer = await OrtPeer.start(provider, spec, loadParams(), { threads });
+  } catch (e) {
+    return { reason: (e as Error).message.split('\n')[0] };
+  }
+  const { batchOf } = await import('./ours.ts');
+  const p = peer;
+  return {
+    detail: `${p.detail}; threads: ${said}; our network exported as ONNX (core/onnx/export.ts), timed around session.run in ONNX Runtime's thread`,
+    inference: (N) => { const name = `b${N}`; p.putBatch(name, batchOf(spec, N, plan.seed).x); return () => p.inference(name); },
+    training: () => { throw new Error('ONNX Runtime has no training in JavaScript'); },
+    noProfile: 'not implemented for the ONNX Runtime peers: the whole network runs as one ONNX session, and the profile\'s per-kernel cases have no ONNX Runtime counterpart; whole passes are measured',
+    dispose: () => p.close(),
   };
 };
 

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   eval: () => import('./commands/eval.ts'),
   classify: () => import('./commands/classify.ts'),
   filters: () => import('./commands/filters.ts'),
+  export: () => import('./commands/export.ts'),
 };
 
 const usage = async (): Promise<string> => {

@@ -270,6 +270,30 @@ torchTest('the PyTorch peer is the same network: logits, loss and one SGD step m
   }
 });
 
+test('the ONNX Runtime peers run our exported network: their logits are ours within the float32 network tolerance', async () => {
+  const { OrtPeer } = await import('../bench/peers/ort.ts');
+  const { networkTolerances, compare, maxAbsOf, scaled } = await import('./kit/tolerance.ts');
+  const params = initParams(spec, 11);
+  const ref = orThrow(Network.create(spec, params, [createReferenceBackend()]));
+  const { x } = batchOf(spec, 3, 11);
+  const want = ref.forward(x);
+  ref.dispose();
+  for (const provider of ['node', 'wasm'] as const) {
+    const peer = await OrtPeer.start(provider, spec, params, { threads: 1 });
+    try {
+      assert.match(peer.detail, provider === 'node' ? /onnxruntime-node, CPU execution provider\), 1 intra-op thread$/ : /onnxruntime-web, wasm backend, SIMD\), 1 thread$/);
+      peer.putBatch('b3', x);
+      const got = peer.logits('b3');
+      assert.equal([...got.shape], [...want.shape]);
+      const r = compare(got.data, want.data, scaled(networkTolerances(spec, 3).logits, maxAbsOf(want)));
+      assert.ok(r.ok, `ort-${provider}: logit ${r.worstAt} is ${got.data[r.worstAt]}, ours ${want.data[r.worstAt]}`);
+      assert.ok(peer.inference('b3') > 0, 'a pass is timed in ONNX Runtime\'s thread');
+    } finally {
+      peer.close();
+    }
+  }
+});
+
 test('a peer that is not installed keeps its throughput column, saying so', () => {
   const base = fakeRecord('m', 'quick', 2, 1);
   const missing = { id: 'pytorch', label: 'PyTorch', kind: 'peer' as const, available: false, reason: TORCH_MISSING, throughput: [], skipped: [], wallSeconds: 0 };

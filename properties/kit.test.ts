@@ -70,6 +70,29 @@ test('a missing kernel and a throwing kernel are rows of their own, not a crash'
   assert.ok(t.counterexample, 'a throwing kernel still gets its shrunk case');
 });
 
+test('a kernel the backend declares it does not offer is its own verdict: reported with the reason, never a failure', async () => {
+  const { formatKernelPhase, kernelOk, toJunit } = await import('./kit/report.ts');
+  const declining = Object.assign(patched(() => ({ lrnGrad: undefined as unknown as Backend['lrnGrad'] })), {
+    notOffered: { lrnGrad: 'no gradients in this runtime', maxPoolGrad: 'no gradients in this runtime' },
+  });
+  const n = verifyKernel(declining, ref, propertyOf('lrnGrad'), { seed: 1 });
+  assert.is(n.verdict, 'not offered');
+  assert.is(n.detail, 'no gradients in this runtime');
+  assert.is(n.cases, 0);
+  assert.ok(kernelOk(n));
+  // Declared but present: still not called.
+  assert.is(verifyKernel(declining, ref, propertyOf('maxPoolGrad'), { seed: 1 }).verdict, 'not offered');
+  // Not declared and absent is still 'missing', a failure.
+  const m = verifyKernel(patched(() => ({ lrnGrad: undefined as unknown as Backend['lrnGrad'] })), ref, propertyOf('lrnGrad'), { seed: 1 });
+  assert.is(m.verdict, 'missing');
+  assert.not.ok(kernelOk(m));
+  const phase = { spec: 'declining', detail: 'test', results: [n, m] };
+  assert.match(formatKernelPhase(phase, 'reference'), /not offered: no gradients in this runtime/);
+  const xml = toJunit({ backend: 'declining', against: 'reference', oracle: 'reference', seed: 1, kernels: [phase], network: null, ok: false, seconds: 0 });
+  assert.match(xml, /<skipped message="not offered: no gradients in this runtime"\/>/);
+  assert.match(xml, /failures="1" errors="0" skipped="1"/);
+});
+
 test('maxPoolGrad that routes a tied window to its last maximum fails on the ties edge', () => {
   // The gradient of max-pooling sent to the last maximum of each window instead of the first.
   const last = patched((b) => ({

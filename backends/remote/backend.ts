@@ -55,6 +55,8 @@ export class RemoteBackend implements Backend {
   readonly name: string;
   /** The tower's scalar facts: its backend's mode, thread count, GL renderer ('gl.renderer'), ... */
   readonly facts: Ready['facts'];
+  /** The kernels the tower's backend declares it does not offer, with why; the kit reports them so. */
+  readonly notOffered?: Ready['notOffered'];
   private seq = 0;
   private nextId = 1;
   private closed = false;
@@ -72,6 +74,7 @@ export class RemoteBackend implements Backend {
     }
     this.name = name ?? ready.ready!.name;
     this.facts = ready.ready!.facts;
+    if (ready.ready!.notOffered) this.notOffered = ready.ready!.notOffered;
   }
 
   /** The tower backend's mode, when it has one (gpu.js: 'headlessgl', ...). */

@@ -29,6 +29,7 @@ export const cpuRecipe = (options: CpuOptions = {}): BackendRecipe => ({ module:
 export const gpuRecipe = (options: GpuBackendOptions = {}): BackendRecipe => ({ module: sibling('../gpujs/index.ts'), factory: 'createGpuBackend', options });
 export const referenceRecipe = (name?: string): BackendRecipe => ({ module: sibling('../../reference/index.ts'), factory: 'createReferenceBackend', options: name });
 export const tfjsWebgpuRecipe = (name?: string): BackendRecipe => ({ module: sibling('../tfjs/index.ts'), factory: 'createTfjsWebgpuBackend', options: name });
+export const ortRecipe = (options: { provider: 'node' | 'wasm'; name?: string; threads?: number }): BackendRecipe => ({ module: sibling('../ort/index.ts'), factory: 'createOrtBackend', options });
 
 /**
  * A WebGPU backend's tower: a process of its own, started with what Dawn needs

@@ -71,6 +71,8 @@ export type Answer =
 export interface Ready {
   readonly name: string;
   readonly facts: Readonly<Record<string, string | number | boolean | null>>;
+  /** The kernels the backend declares it does not offer, with why (properties/kit/run.ts). */
+  readonly notOffered?: Readonly<Record<string, string>>;
 }
 
 export const isRef = (v: unknown): v is HandleRef => typeof v === 'object' && v !== null && '$h' in v;

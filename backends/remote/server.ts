@@ -35,7 +35,8 @@ export const readyOf = (be: AsyncBackend): Ready => {
     facts.pid = process.pid;
     if (process.env.LP_NUM_THREADS) facts.lpThreads = process.env.LP_NUM_THREADS;
   }
-  return { name: be.name, facts };
+  const declined = b.notOffered;
+  return { name: be.name, facts, ...(declined && typeof declined === 'object' ? { notOffered: { ...(declined as Record<string, string>) } } : {}) };
 };
 
 

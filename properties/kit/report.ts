@@ -35,13 +35,14 @@ export interface VerifyResult {
   readonly seconds: number;
 }
 
-export const kernelOk = (r: KernelResult): boolean => r.verdict === 'pass';
+/** A kernel the backend does not offer (with its reason) is no failure; a missing one is. */
+export const kernelOk = (r: KernelResult): boolean => r.verdict === 'pass' || r.verdict === 'not offered';
 export const networkOk = (n: NetworkPhase | null): boolean => n === null || (n.report?.ok ?? false);
 
 const fraction = (x: number): string => (!Number.isFinite(x) ? 'inf' : x === 0 ? '0' : x < 0.001 ? x.toExponential(1) : x < 1000 ? x.toPrecision(3) : x.toExponential(2));
 
 const verdictText = (r: KernelResult): string =>
-  r.verdict === 'pass' ? 'pass' : r.verdict === 'fail' ? 'FAIL' : r.verdict === 'missing' ? `missing: ${r.detail}` : `threw: ${r.detail}`;
+  r.verdict === 'pass' ? 'pass' : r.verdict === 'fail' ? 'FAIL' : r.verdict === 'missing' ? `missing: ${r.detail}` : r.verdict === 'not offered' ? `not offered: ${r.detail}` : `threw: ${r.detail}`;
 
 const table = (rows: string[][]): string[] => {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (c === r.length - 1 ? 0 : r[c].length))));
@@ -64,7 +65,7 @@ export const formatKernelPhase = (phase: KernelPhase, against: string): string =
   const lines = [`kernels of ${phase.spec} (${phase.detail}):`, ''];
   lines.push(...table([
     ['kernel', 'cases', 'worst/allowed', 'seconds', 'verdict'],
-    ...phase.results.map((r) => [r.kernel, String(r.cases), r.verdict === 'missing' ? '-' : fraction(r.worstFraction), r.seconds.toFixed(1), verdictText(r)]),
+    ...phase.results.map((r) => [r.kernel, String(r.cases), r.verdict === 'missing' || r.verdict === 'not offered' ? '-' : fraction(r.worstFraction), r.seconds.toFixed(1), verdictText(r)]),
   ]).map((l) => `  ${l}`));
   for (const r of phase.results.filter((x) => x.counterexample)) {
     const ce = r.counterexample!;
@@ -93,8 +94,10 @@ export const toJunit = (r: VerifyResult): string => {
   for (const k of r.kernels) {
     const failures = k.results.filter((x) => x.verdict === 'fail' || x.verdict === 'missing').length;
     const errors = k.results.filter((x) => x.verdict === 'threw').length;
+    const skipped = k.results.filter((x) => x.verdict === 'not offered').length;
     const cases = k.results.map((x) => {
       const open = `    <testcase classname="alexnet.verify.kernels.${escapeXml(k.spec)}" name="${escapeXml(x.kernel)}" time="${x.seconds.toFixed(3)}">`;
+      if (x.verdict === 'not offered') return `${open}<skipped message="${escapeXml(`not offered: ${x.detail ?? ''}`)}"/></testcase>`;
       if (x.verdict === 'pass') return `${open}<system-out>${x.cases} cases, worst error ${fraction(x.worstFraction)} of the allowed</system-out></testcase>`;
       const body = x.counterexample
         ? [`case: ${JSON.stringify(x.counterexample.params)}`, `values: ${x.counterexample.edge}`, x.counterexample.message, replayCommand(k.spec, r.against, x) ?? ''].join('\n')
@@ -104,7 +107,7 @@ export const toJunit = (r: VerifyResult): string => {
       return `${open}\n      <${tag} type="${x.verdict}" message="${escapeXml(msg)}">${escapeXml(body)}</${tag}>\n    </testcase>`;
     });
     const time = k.results.reduce((s, x) => s + x.seconds, 0);
-    suites.push(`  <testsuite name="alexnet verify: kernels of ${escapeXml(k.spec)} against ${escapeXml(r.against)}" tests="${k.results.length}" failures="${failures}" errors="${errors}" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`);
+    suites.push(`  <testsuite name="alexnet verify: kernels of ${escapeXml(k.spec)} against ${escapeXml(r.against)}" tests="${k.results.length}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`);
   }
   const n = r.network;
   if (n) {

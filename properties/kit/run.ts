@@ -15,7 +15,10 @@
  * reported with that case's parameters, the worst element (its index, both
  * values, the allowed error) and what replays exactly that case. A kernel the
  * backend lacks is 'missing'; one that throws is 'threw', with the message and
- * its shrunk case; neither stops the other kernels.
+ * its shrunk case; neither stops the other kernels. A kernel the backend says
+ * it does not offer (`notOffered`, below: a runtime with no gradients, say) is
+ * 'not offered', with the backend's reason: reported, never a failure, and
+ * distinct from 'missing', which is a hole in a backend that means to be whole.
  *
  * The oracle is trusted to compute exactly (the reference computes in float64).
  * An oracle that computes in float32 itself carries rounding of its own, so
@@ -27,7 +30,16 @@ import { type Shape, Tensor } from '../../core/tensor.ts';
 import { BASICS, type Check, type KernelName, type KernelProperty, PROPERTIES } from './kernels.ts';
 import { compare, maxAbsOf, type Tolerance } from './tolerance.ts';
 
-export type Verdict = 'pass' | 'fail' | 'missing' | 'threw';
+export type Verdict = 'pass' | 'fail' | 'missing' | 'threw' | 'not offered';
+
+/**
+ * What a backend may declare about kernels it leaves out on purpose: each
+ * method of the contract it does not offer, with the reason. The kit reports
+ * such a kernel as 'not offered' and does not call it.
+ */
+export interface NotOffered {
+  readonly notOffered?: Readonly<Partial<Record<keyof Backend, string>>>;
+}
 
 /** The worst element of a failing output. */
 export interface Worst {
@@ -66,7 +78,7 @@ export interface KernelResult {
   readonly cases: number;
   /** Largest error / allowed error over the passing comparisons (at most 1 passes), or of the failure. */
   readonly worstFraction: number;
-  /** 'missing': what is missing; 'threw': the message. */
+  /** 'missing': what is missing; 'threw': the message; 'not offered': the backend's reason. */
   readonly detail?: string;
   readonly counterexample?: Counterexample;
   /**
@@ -196,12 +208,21 @@ const missingOf = (b: Backend, p: KernelProperty): string | null => {
   return lacking.length ? `the backend has no ${lacking.map((m) => `${m}()`).join(', ')}` : null;
 };
 
+const notOfferedOf = (b: Backend, p: KernelProperty): string | null => {
+  const declared = (b as Backend & NotOffered).notOffered;
+  if (!declared) return null;
+  const reasons = [...new Set(p.methods.map((m) => declared[m]).filter((r): r is string => typeof r === 'string'))];
+  return reasons.length ? reasons.join('; ') : null;
+};
+
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 
 /** Checks one kernel property; never throws for the subject's faults. */
 export const verifyKernel = (subject: Backend, oracle: Backend, p: KernelProperty, opts: KitOptions = {}): KernelResult => {
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
+  const declined = notOfferedOf(subject, p);
+  if (declined) return { kernel: p.kernel, verdict: 'not offered', cases: 0, worstFraction: 0, detail: declined, seconds: 0 };
   const lacking = missingOf(subject, p);
   if (lacking) return { kernel: p.kernel, verdict: 'missing', cases: 0, worstFraction: 0, detail: lacking, seconds: 0 };
   let worst = 0;

@@ -12,7 +12,7 @@ import { shapeString } from '../../core/tensor.ts';
 import { KERNELS, type KernelName } from './kernels.ts';
 import { compareRuns, describePlacement, formatReport, type InitKind, runPlacement, transferSummary, verificationInput, verificationParams } from './network.ts';
 import { formatKernelPhase, type KernelPhase, kernelOk, type NetworkPhase, networkOk, type VerifyResult } from './report.ts';
-import { type KernelResult, verifyKernels } from './run.ts';
+import { type KernelResult, type NotOffered, verifyKernels } from './run.ts';
 
 /** A backend with the spec it was made from and what really runs (see specs.ts Made). */
 export interface Subject {
@@ -70,7 +70,12 @@ export const verifySession = async (o: SessionOptions): Promise<VerifyResult> =>
 
   let net: NetworkPhase | null = null;
   const spec = o.network;
-  if (spec && o.replay === undefined) {
+  // A training pass needs every kernel; a backend that declines some (a runtime without gradients) has none to check.
+  const declined = o.subjects.flatMap((m) => Object.keys((m.backend as Backend & NotOffered).notOffered ?? {}).map((k) => `${m.spec} ${k}`));
+  if (spec && o.replay === undefined && declined.length > 0) {
+    print('');
+    print(`network: no ${spec.name} training pass: it needs kernels the backend does not offer (${declined.join(', ')})`);
+  } else if (spec && o.replay === undefined) {
     const againstPlacement = o.against.length === placement.length ? [...o.against] : placement.map(() => o.against[0]);
     // Tower 0 of the trusted placement is the kernel phase's oracle itself.
     const A = [o.oracle.backend, ...(placement.length === 2 ? [await o.oracleTower!()] : [])];
@@ -114,8 +119,9 @@ export const verifySession = async (o: SessionOptions): Promise<VerifyResult> =>
 
 /** The last line of a verification: PASS with what agreed, or FAIL with what did not. */
 export const verdictLine = (r: VerifyResult): string => {
-  const kernelCount = r.kernels.reduce((s, p) => s + p.results.length, 0);
-  if (r.ok) return `verdict: PASS (${kernelCount} kernel checks${r.network ? ` and the ${r.network.model} training pass` : ''} agree with ${r.against} within float32 tolerance; ${r.seconds.toFixed(0)} s)`;
+  const kernelCount = r.kernels.reduce((s, p) => s + p.results.filter((x) => x.verdict !== 'not offered').length, 0);
+  const declined = r.kernels.reduce((s, p) => s + p.results.filter((x) => x.verdict === 'not offered').length, 0);
+  if (r.ok) return `verdict: PASS (${kernelCount} kernel checks${r.network ? ` and the ${r.network.model} training pass` : ''} agree with ${r.against} within float32 tolerance${declined ? `; ${declined} not offered by the backend` : ''}; ${r.seconds.toFixed(0)} s)`;
   const bad = r.kernels.flatMap((p) => p.results.filter((x) => !kernelOk(x)).map((x) => `${p.spec} ${x.kernel}`));
   return `verdict: FAIL (${[...bad, ...(networkOk(r.network) ? [] : [`the ${r.network!.model} training pass`])].join(', ')})`;
 };

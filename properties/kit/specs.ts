@@ -13,6 +13,9 @@
  *   tfjs-wasm          ... on its wasm (XNNPACK) backend
  *   tfjs-webgl         ... on its webgl backend, over a headless-gl context
  *   tfjs-webgpu        ... on its webgpu backend (reads awaited, in a tower process of its own)
+ *   ort-node           ONNX Runtime's kernels (backends/ort), onnxruntime-node's CPU provider
+ *   ort-wasm           ... onnxruntime-web's wasm backend; both forward only: the
+ *                      backward kernels and the update are 'not offered'
  *   ./path/to/mod.ts   a module of your own whose createBackend() returns a Backend
  *                      or an AsyncBackend (or a promise of either); .ts, .js or .mjs.
  *                      One whose answers are promises runs in a worker thread of
@@ -31,7 +34,7 @@ import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { createReferenceBackend } from '../../reference/index.ts';
 import { BASICS } from './kernels.ts';
 
-export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl', 'tfjs-webgpu'] as const;
+export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl', 'tfjs-webgpu', 'ort-node', 'ort-wasm'] as const;
 export type BuiltinSpec = (typeof BUILTIN_SPECS)[number];
 
 export interface Made {
@@ -174,6 +177,25 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
       }
       const tower = t;
       return { spec, backend: tower, detail: `${tower.facts.detail ?? 'TensorFlow.js webgpu'} (in a process of its own)`, close: () => tower.close() };
+    }
+    case 'ort-node': case 'ort-wasm': {
+      const provider = spec.slice(4) as 'node' | 'wasm';
+      const { loadOrt } = await import('../../backends/ort/index.ts');
+      try {
+        await loadOrt(provider); // a missing package: its one line, before any thread starts
+      } catch (e) {
+        return broken((e as Error).message);
+      }
+      // ONNX Runtime answers with promises: its adapter runs in a tower thread that awaits them.
+      const { createTower, ortRecipe } = await import('../../backends/remote/index.ts');
+      let t;
+      try {
+        t = createTower(ortRecipe({ provider, name }), { in: 'thread', name });
+      } catch (e) {
+        return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
+      }
+      const tower = t;
+      return { spec, backend: tower, detail: `${tower.facts.detail ?? spec} (in a worker thread of its own)`, close: () => tower.close() };
     }
     default:
       return usage(`'${spec}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')} or a path to a module`);
