@@ -20,6 +20,15 @@
  * four-outputs-a-thread kernels (kernels.ts); the fully connected layers and
  * the update take their operands as whole texels (`runVec4`). webasm and cpu
  * run the one-output kernels of kernels.ts.
+ *
+ * gpu.js's WebGPU mode is a backend of its own, in webgpu.ts: the same
+ * one-output kernels as WGSL compute shaders over f32 storage buffers. A
+ * WebGPU buffer is read only through `mapAsync`, so every gpu.js kernel call
+ * in that mode answers with a promise and the backend is an `AsyncBackend`
+ * (`await createWebGpuBackend()`); results stay on the device as pipeline
+ * buffers, read back by `download` and the loss. In Node it needs the `webgpu`
+ * package (Dawn) for `navigator.gpu`, and a Vulkan driver that Dawn finds when
+ * the process starts (`webgpuEnvironment()`: SwiftShader's, without a GPU).
  */
 import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
 import { own } from '../../core/backend.ts';
