@@ -21,14 +21,14 @@
  *   is one (`webgpuEnvironment()`), which the dynamic loader must see when
  *   the process starts, so a caller starts the process with that
  *   environment. Dawn loads in worker threads as well as in a process's main
- *   thread, but one process should use it from one of them only (a process
- *   that ran kernels on Dawn in a worker and then used Dawn in its main
- *   thread crashed on exit).
+ *   thread: each thread is a realm with its own gpu.js and its own device,
+ *   and backends in two threads run side by side.
  * - The device. gpu.js keeps one device per JavaScript realm, shared by every
  *   `GPU` in webgpu mode, and asks the adapter for its largest storage
  *   buffers (fc6's weights are 151 MB, past the 128 MiB WebGPU grants by
- *   default). Two backends in one thread therefore share a device; the last
- *   one destroyed destroys it.
+ *   default); it takes no device from its caller. Two backends in one thread
+ *   therefore share a device (an adapter gives one device only; a second
+ *   needs a second adapter); the last one destroyed destroys it.
  * - Kernels. The one-output kernels of kernels.ts, compiled once per shape and
  *   cached (keyed by source and output grid). WGSL has true 32-bit integers
  *   and gpu.js indexes every buffer with an i32, so loop counters and thread
