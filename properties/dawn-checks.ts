@@ -10,7 +10,10 @@
  *   node --import tsx properties/dawn-checks.ts          (with webgpuEnvironment() added)
  *
  * ALEXNET_WEBGPU_CASES sets the drawn cases per kernel (default 5),
- * ALEXNET_WEBGPU_SEED their seed.
+ * ALEXNET_WEBGPU_SEED their seed. With ALEXNET_WEBGPU_WAIT=1 the checks wait,
+ * once availability is said, for a line `go` on stdin (the test sends it when
+ * its turn comes, so that they do not run beside other suites), and end
+ * without running if stdin closes first.
  */
 import { pathToFileURL } from 'node:url';
 import type { Backend, Handle } from '../core/backend.ts';
@@ -155,10 +158,26 @@ const syncAndDestroy = async (): Promise<string> => {
   return 'sync resolved; after destroy no buffer is alive and a kernel fails';
 };
 
+/** Whether a line `word` comes on stdin before it closes. */
+const told = (word: string): Promise<boolean> => new Promise((resolve) => {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    text += chunk;
+    if (text.split('\n').includes(word)) {
+      process.stdin.pause();
+      process.stdin.removeAllListeners();
+      resolve(true);
+    }
+  });
+  process.stdin.on('end', () => resolve(false));
+});
+
 const main = async (): Promise<void> => {
   const availability = await webgpuAvailability();
   say({ availability });
   if (!availability.available) return;
+  if (process.env.ALEXNET_WEBGPU_WAIT === '1' && !(await told('go'))) return;
   const gpu = await createWebGpuBackend({ name: 'webgpu under test' });
   const ref = createReferenceBackend('reference');
   const cases = Number(process.env.ALEXNET_WEBGPU_CASES ?? 5);

@@ -27,7 +27,11 @@ const TIMEOUT_MS = 300_000;
 
 interface Availability { readonly available: boolean; readonly reason: string | null }
 
-/** Starts the checks in a process with Dawn's environment; resolves availability first, then each check. */
+/**
+ * Starts the checks' process with Dawn's environment: it says at once whether
+ * an adapter answers, and runs the checks when told to (`go`), each result
+ * resolving as it comes.
+ */
 const startChecks = () => {
   const results = new Map<string, CheckResult>();
   const waiting = new Map<string, (r: CheckResult) => void>();
@@ -35,10 +39,18 @@ const startChecks = () => {
   let availability!: (a: Availability) => void;
   const available = new Promise<Availability>((res) => { availability = res; });
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./dawn-checks.ts', import.meta.url))], {
-    env: { ...process.env, ...webgpuEnvironment() },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...webgpuEnvironment(), ALEXNET_WEBGPU_WAIT: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const timer = setTimeout(() => child.kill(), TIMEOUT_MS);
+  let timer: NodeJS.Timeout | undefined;
+  // Between the availability and `go` the process must not hold this one's event loop: if
+  // the suite never runs (an earlier one bailed), this process ends, the child's stdin
+  // closes, and the child ends too.
+  const hold = (on: boolean): void => {
+    for (const h of [child, child.stdin, child.stdout, child.stderr] as unknown as { ref(): void; unref(): void }[]) {
+      if (on) h.ref(); else h.unref();
+    }
+  };
   let out = '';
   let err = '';
   const settle = (r: CheckResult): void => {
@@ -54,13 +66,17 @@ const startChecks = () => {
       out = out.slice(nl + 1);
       if (!line.startsWith('@@ ')) continue;
       const m = JSON.parse(line.slice(3)) as { availability?: Availability; fatal?: string; done?: boolean } & Partial<CheckResult>;
-      if (m.availability) availability(m.availability);
+      if (m.availability) {
+        hold(false);
+        availability(m.availability);
+      }
       else if (m.fatal) ended = `the checks stopped: ${m.fatal.split('\n')[0]}`;
       else if (m.name) settle(m as CheckResult);
     }
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => { err = (err + chunk).slice(-4000); });
+  child.stdin.on('error', () => {});
   child.on('exit', (code, signal) => {
     clearTimeout(timer);
     const why = ended ?? `the check process ended (${signal ? `signal ${signal}` : `exit code ${code}`})${err.trim() ? `: ${err.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
@@ -72,6 +88,12 @@ const startChecks = () => {
     result: (name: string): Promise<CheckResult> => {
       const r = results.get(name);
       return r ? Promise.resolve(r) : new Promise((res) => waiting.set(name, res));
+    },
+    /** The checks run from here on (not beside the suites before this one). */
+    go: () => {
+      hold(true);
+      timer = setTimeout(() => child.kill(), TIMEOUT_MS);
+      child.stdin.end('go\n');
     },
     stop: () => { if (child.exitCode === null) child.kill(); },
   };
@@ -96,5 +118,6 @@ for (const name of CHECKS) {
     test.skip(name, fn);
   }
 }
+test.before(() => { if (availability.available) checks.go(); });
 test.after(() => checks.stop());
 test.run();
