@@ -9,7 +9,8 @@
  *
  *   node --import tsx properties/dawn-checks.ts          (with webgpuEnvironment() added)
  *
- * ALEXNET_WEBGPU_CASES sets the drawn cases per kernel (default 5),
+ * ALEXNET_WEBGPU_CASES sets the drawn cases per kernel (default: each
+ * property's own count, as `alexnet verify` draws),
  * ALEXNET_WEBGPU_SEED their seed. With ALEXNET_WEBGPU_WAIT=1 the checks wait,
  * once availability is said, for a line `go` on stdin (the test sends it when
  * its turn comes, so that they do not run beside other suites), and end
@@ -180,7 +181,7 @@ const main = async (): Promise<void> => {
   if (process.env.ALEXNET_WEBGPU_WAIT === '1' && !(await told('go'))) return;
   const gpu = await createWebGpuBackend({ name: 'webgpu under test' });
   const ref = createReferenceBackend('reference');
-  const cases = Number(process.env.ALEXNET_WEBGPU_CASES ?? 5);
+  const cases = process.env.ALEXNET_WEBGPU_CASES ? Number(process.env.ALEXNET_WEBGPU_CASES) : null;
   const seed = Number(process.env.ALEXNET_WEBGPU_SEED ?? 2024);
   const run = async (name: string, body: () => Promise<string>): Promise<void> => {
     const t0 = performance.now();
@@ -204,7 +205,7 @@ const main = async (): Promise<void> => {
   });
   for (const p of PROPERTIES) {
     await run(`kernel ${p.kernel}`, async () => {
-      const r = await verifyKernelAwaiting(gpu, ref, p, { cases, seed });
+      const r = await verifyKernelAwaiting(gpu, ref, p, { cases: cases ?? p.cases, seed });
       if (!r.ok) throw new Error(r.failure);
       return `${r.cases} cases, worst ${r.worstFraction.toFixed(3)} of the float32 allowance`;
     });

@@ -22,7 +22,7 @@ import { webgpuEnvironment } from '../backends/gpujs/webgpu.ts';
 import { CHECKS, type CheckResult } from './dawn-checks.ts';
 
 const REQUIRED = process.env.ALEXNET_REQUIRE_WEBGPU === '1';
-/** The whole child run, SwiftShader's compiles included; about 50 s on two busy cores. */
+/** The whole child run, SwiftShader's compiles included: about 45 s on two busy cores. */
 const TIMEOUT_MS = 300_000;
 
 interface Availability { readonly available: boolean; readonly reason: string | null }
