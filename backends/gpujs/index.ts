@@ -20,11 +20,21 @@
  * four-outputs-a-thread kernels (kernels.ts); the fully connected layers and
  * the update take their operands as whole texels (`runVec4`). webasm and cpu
  * run the one-output kernels of kernels.ts.
+ *
+ * gpu.js's WebGPU mode is a backend of its own, in webgpu.ts: the same
+ * one-output kernels as WGSL compute shaders over f32 storage buffers. A
+ * WebGPU buffer is read only through `mapAsync`, so every gpu.js kernel call
+ * in that mode answers with a promise and the backend is an `AsyncBackend`
+ * (`await createWebGpuBackend()`); results stay on the device as pipeline
+ * buffers, read back by `download` and the loss. In Node it needs the `webgpu`
+ * package (Dawn) for `navigator.gpu`, and a Vulkan driver that Dawn finds when
+ * the process starts (`webgpuEnvironment()`: SwiftShader's, without a GPU).
  */
 import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, SgdParams } from '../../core/backend.ts';
-import { outSize, own } from '../../core/backend.ts';
+import { own } from '../../core/backend.ts';
 import { fail } from '../../core/errors.ts';
 import { type Shape, sameShape, shapeString, sizeOf, Tensor } from '../../core/tensor.ts';
+import { checkLrn, convShape, poolShape } from './checks.ts';
 import { Device, type DeviceCounters, type GlInfo, type GpuMode, type GpuModeRequest, isGlMode, resolveMode, type Store } from './device.ts';
 import * as K from './kernels.ts';
 import * as L from './lowering.ts';
@@ -319,19 +329,7 @@ class GpuJsBackend implements GpuBackend {
   // ---- convolution ---------------------------------------------------------------------
 
   private convCheck(xShape: Shape, wShape: Shape, p: ConvParams): Shape {
-    if (xShape.length !== 4 || wShape.length !== 4) shapeFail(`convolution takes x [N, C, H, W] and w [F, C/groups, K, K], got ${shapeString(xShape)} and ${shapeString(wShape)}`);
-    const [N, C, H, W] = xShape;
-    const [F, Cg, K, K2] = wShape;
-    if (!(Number.isInteger(p.groups) && p.groups >= 1 && Number.isInteger(p.stride) && p.stride >= 1 && Number.isInteger(p.pad) && p.pad >= 0)) {
-      shapeFail(`convolution needs whole groups >= 1, stride >= 1 and pad >= 0, got groups ${p.groups}, stride ${p.stride}, pad ${p.pad}`);
-    }
-    if (K !== K2 || Cg * p.groups !== C || F % p.groups !== 0) {
-      shapeFail(`w ${shapeString(wShape)} does not fit x ${shapeString(xShape)} with ${p.groups} groups: need square kernels, C = ${C} = groups x w.shape[1] and F divisible by groups`);
-    }
-    const OH = outSize(H, K, p.stride, p.pad);
-    const OW = outSize(W, K, p.stride, p.pad);
-    if (OH < 1 || OW < 1) shapeFail(`a ${K}x${K} kernel with pad ${p.pad} does not fit a ${H}x${W} map`);
-    return [N, F, OH, OW];
+    return convShape(xShape, wShape, p);
   }
 
   conv2d(x: Handle, w: Handle, b: Handle, p: ConvParams): Handle {
@@ -424,9 +422,7 @@ class GpuJsBackend implements GpuBackend {
   }
 
   private lrnCheck(shape: Shape, p: LrnParams): void {
-    if (shape.length < 2) shapeFail(`LRN normalises across axis 1 of [N, C, ...], got ${shapeString(shape)}`);
-    if (!(Number.isInteger(p.n) && p.n >= 1)) shapeFail(`LRN window n must be a whole number >= 1, got ${p.n}`);
-    if (!(p.k > 0 && p.alpha >= 0)) shapeFail(`LRN needs k > 0 and alpha >= 0 (so the base stays positive), got k = ${p.k}, alpha = ${p.alpha}`);
+    checkLrn(shape, p);
   }
 
   lrn(x: Handle, p: LrnParams): Handle {
@@ -450,15 +446,7 @@ class GpuJsBackend implements GpuBackend {
   }
 
   private poolShape(shape: Shape, p: PoolParams): Shape {
-    if (shape.length !== 4) shapeFail(`max-pooling takes [N, C, H, W], got ${shapeString(shape)}`);
-    if (!(Number.isInteger(p.size) && p.size >= 1 && Number.isInteger(p.stride) && p.stride >= 1)) {
-      shapeFail(`pooling needs a whole window >= 1 and stride >= 1, got ${p.size}/${p.stride}`);
-    }
-    const [N, C, H, W] = shape;
-    const OH = outSize(H, p.size, p.stride, 0);
-    const OW = outSize(W, p.size, p.stride, 0);
-    if (OH < 1 || OW < 1) shapeFail(`a ${p.size}x${p.size} pooling window does not fit a ${H}x${W} map`);
-    return [N, C, OH, OW];
+    return poolShape(shape, p);
   }
 
   maxPool(x: Handle, p: PoolParams): Handle {

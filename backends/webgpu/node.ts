@@ -23,7 +23,7 @@ const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/sh
 
 /** The system's Vulkan drivers, less lavapipe (which gives Dawn no adapter on Debian 12). */
 const systemDrivers = (): string[] =>
-  ICD_DIRS.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.json') && !f.startsWith('lvp_')) : []));
+  ICD_DIRS.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.json') && !f.startsWith('lvp_')).map((f) => `${d}/${f}`) : []));
 
 /**
  * What a process needs in its environment for Dawn to find a Vulkan driver:
@@ -68,8 +68,20 @@ export const describeAdapter = (a: AdapterInfo): string => {
   return `${what}${who ? ` (${who}${a.isFallbackAdapter ? ', fallback adapter' : ''})` : a.isFallbackAdapter ? ' (fallback adapter)' : ''}`;
 };
 
-/** The reason a missing adapter is missing, in one line with the fix. */
-const NO_ADAPTER = 'no WebGPU adapter: Dawn found no Vulkan driver here; install Debian\'s chromium (SwiftShader\'s driver, used where no GPU driver is installed) or a GPU\'s Vulkan driver';
+/** Why no adapter answered, in one line with the fix. */
+const noAdapterReason = (): string => {
+  if (typeof process === 'undefined' || process.platform !== 'linux') return 'no WebGPU adapter: no usable GPU driver was found';
+  const env = webgpuEnvironment();
+  if (Object.keys(env).length > 0 && !hasWebgpuEnvironment()) {
+    return `no WebGPU adapter: Dawn found no Vulkan driver in this process; start it with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} (webgpuEnvironment())`;
+  }
+  const chosen = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
+  if (chosen) return `no WebGPU adapter: Dawn found no usable Vulkan driver in ${chosen}`;
+  const drivers = systemDrivers();
+  return drivers.length > 0
+    ? `no WebGPU adapter: Dawn could not use the Vulkan drivers ${drivers.join(', ')}`
+    : 'no WebGPU adapter: Dawn found no Vulkan driver here; install Debian\'s chromium (SwiftShader\'s driver, used where no GPU driver is installed) or a GPU\'s Vulkan driver';
+};
 
 /**
  * `navigator.gpu`: the browser's, or in Node Dawn's, installed on
@@ -83,22 +95,19 @@ export const navigatorGpu = async (): Promise<GPU> => {
   try {
     dawn = (await import('webgpu')) as unknown as typeof dawn;
   } catch (e) {
-    throw new Error(`WebGPU in Node needs the webgpu package (Dawn): npm install webgpu@^0.6.2 (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`the webgpu package (Dawn for Node) did not load: ${(e as Error).message.split('\n')[0]}; npm install webgpu@0.6.2`);
   }
   const gpu = dawn.create([]);
   Object.assign(globalThis, dawn.globals);
-  Object.defineProperty(globalThis, 'navigator', { value: { ...(nav ?? {}), gpu }, configurable: true, writable: true });
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   return gpu;
 };
 
 /** An adapter, or one line saying why there is none. Each device needs an adapter of its own (Dawn: an adapter makes one device). */
 export const requestAdapter = async (): Promise<GPUAdapter> => {
-  const adapter = await (await navigatorGpu()).requestAdapter();
-  if (!adapter) {
-    const env = webgpuEnvironment();
-    const unset = Object.keys(env).length > 0 && !hasWebgpuEnvironment();
-    throw new Error(unset ? `${NO_ADAPTER} (this process was started without ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : NO_ADAPTER);
-  }
+  const adapter = await (await navigatorGpu()).requestAdapter().catch(() => null);
+  if (!adapter) throw new Error(noAdapterReason());
   return adapter;
 };
 
