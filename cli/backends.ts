@@ -5,14 +5,17 @@
  *
  * 'auto' takes the gpu.js backend when it runs in headless GL here (under
  * `xvfb-run -a`), else the fast CPU backend, else the reference, and says why
- * it passed over the better ones. The other backends are imported only when
+ * it passed over the better ones. 'gpu:webgpu' is gpu.js's WebGPU mode, an
+ * asynchronous backend, in a tower process per context (backends/remote),
+ * each with a device of its own. The other backends are imported only when
  * asked for, so a missing or broken one cannot stop the reference from working.
  */
 import type { Backend } from '../core/backend.ts';
 import { AlexnetFailure, backendError } from '../core/errors.ts';
 import { createReferenceBackend } from '../reference/index.ts';
+import { adapterOfFacts } from '../backends/webgpu/node.ts';
 
-export const BACKENDS = ['auto', 'gpu', 'cpu', 'reference'] as const;
+export const BACKENDS = ['auto', 'gpu', 'gpu:webgpu', 'cpu', 'reference'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 
 export interface Chosen {
@@ -76,6 +79,16 @@ export const chooseBackend = async (choice: BackendChoice, towers: 1 | 2): Promi
     }
   };
   if (choice === 'reference') return build('reference', (n) => createReferenceBackend(n), null);
+  if (choice === 'gpu:webgpu') {
+    const r = await import('../backends/remote/index.ts');
+    try {
+      const placement = towers === 2 ? r.webgpuTowers() : [r.webgpuTower(r.gpuWebgpuRecipe('gpu.js webgpu'), 'gpu.js webgpu')];
+      const adapter = adapterOfFacts(placement[0].facts);
+      return { placement, description: `gpu.js webgpu on ${adapter}, ${towers === 2 ? 'one device per tower, side by side (a process each)' : 'one device (grouped towers), in a process of its own'}`, note: null };
+    } catch (e) {
+      throw new AlexnetFailure(backendError(`--backend gpu:webgpu: ${(e as Error).message.split('\n')[0]}`));
+    }
+  }
   if (choice === 'gpu') {
     const g = await loadGpu();
     if ('reason' in g) throw new AlexnetFailure(backendError(`--backend gpu needs gpu.js in headless GL: ${g.reason}`));

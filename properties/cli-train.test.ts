@@ -34,7 +34,7 @@ test('bad flags get one line naming the flag and a non-zero exit', () => {
   for (const [args, msg] of [
     [['train', '--batch', '0'], "--batch must be a whole number from 1 to 4096, got '0'"],
     [['train', '--lr', 'fast'], "--lr must be a number of at least 0, got 'fast'"],
-    [['train', '--backend', 'tpu'], '--backend must be one of auto, gpu, cpu, reference'],
+    [['train', '--backend', 'tpu'], '--backend must be one of auto, gpu, gpu:webgpu, cpu, reference'],
     [['train', '--data', join(dir, 'nowhere')], 'no such folder'],
     [['train', '--model', 'alexnet', '--data', '/usr/share/datasets/fashion-mnist'], 'alexnet takes 256 x 256 RGB images'],
     [['train', '--resume'], '--resume needs --out DIR'],

@@ -28,6 +28,8 @@ const sibling = (rel: string): string => {
 export const cpuRecipe = (options: CpuOptions = {}): BackendRecipe => ({ module: sibling('../cpu/index.ts'), factory: 'createCpuBackend', options });
 export const gpuRecipe = (options: GpuBackendOptions = {}): BackendRecipe => ({ module: sibling('../gpujs/index.ts'), factory: 'createGpuBackend', options });
 export const referenceRecipe = (name?: string): BackendRecipe => ({ module: sibling('../../reference/index.ts'), factory: 'createReferenceBackend', options: name });
+/** gpu.js's WebGPU mode (backends/gpujs/webgpu.ts), an asynchronous backend: run it with `webgpuTower`. */
+export const gpuWebgpuRecipe = (name?: string): BackendRecipe => ({ module: sibling('../gpujs/webgpu.ts'), factory: 'createWebGpuBackend', options: { name } });
 export const tfjsWebgpuRecipe = (name?: string): BackendRecipe => ({ module: sibling('../tfjs/index.ts'), factory: 'createTfjsWebgpuBackend', options: name });
 export const ortRecipe = (options: { provider: 'node' | 'wasm'; name?: string; threads?: number }): BackendRecipe => ({ module: sibling('../ort/index.ts'), factory: 'createOrtBackend', options });
 
@@ -38,6 +40,14 @@ export const ortRecipe = (options: { provider: 'node' | 'wasm'; name?: string; t
  */
 export const webgpuTower = (recipe: BackendRecipe, name?: string): RemoteBackend =>
   createTower(recipe, { in: 'process', env: webgpuEnvironment(), name });
+
+/**
+ * The paper's two towers on gpu.js's WebGPU mode, side by side: a process per
+ * tower, each with a device of its own (each asks for an adapter of its own:
+ * an adapter makes one device; on one GPU both adapters are the same GPU's).
+ */
+export const webgpuTowers = (names: TowerNames = ['gpu.js webgpu tower 0', 'gpu.js webgpu tower 1']): [RemoteBackend, RemoteBackend] =>
+  towers((name) => webgpuTower(gpuWebgpuRecipe(name), name), names);
 
 /** Starts one tower: the recipe's backend in a worker thread or a process of its own. */
 export const createTower = (recipe: BackendRecipe, options: TowerOptions): RemoteBackend => createRemoteBackend(recipe, options);

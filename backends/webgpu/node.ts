@@ -120,3 +120,9 @@ export const webgpuAvailability = async (): Promise<{ available: boolean; reason
     return { available: false, reason: (e as Error).message, adapter: null };
   }
 };
+
+/** A tower's adapter, in words, from the facts it reported ('adapter.vendor', ...; backends/remote/server.ts). */
+export const adapterOfFacts = (f: Readonly<Record<string, string | number | boolean | null>>): string => {
+  const text = (k: string) => (typeof f[`adapter.${k}`] === 'string' ? (f[`adapter.${k}`] as string) : '');
+  return describeAdapter({ vendor: text('vendor'), architecture: text('architecture'), device: text('device'), description: text('description'), isFallbackAdapter: f['adapter.isFallbackAdapter'] === true });
+};

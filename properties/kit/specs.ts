@@ -8,6 +8,7 @@
  *   gpu:headlessgl:direct  the same with the direct convolution kernels, which GL uses
  *                      when the unrolled input of a lowered convolution would be too large
  *   gpu:webasm         gpu.js compiled to WebAssembly
+ *   gpu:webgpu         gpu.js on WebGPU (Dawn in Node), in a tower process of its own
  *   gpu:cpu            gpu.js's plain JavaScript mode
  *   tfjs-cpu           TensorFlow.js's kernels (backends/tfjs), on its cpu backend
  *   tfjs-wasm          ... on its wasm (XNNPACK) backend
@@ -32,9 +33,10 @@ import type { Backend, Handle } from '../../core/backend.ts';
 import { Tensor } from '../../core/tensor.ts';
 import { AlexnetFailure, argumentError } from '../../core/errors.ts';
 import { createReferenceBackend } from '../../reference/index.ts';
+import { adapterOfFacts } from '../../backends/webgpu/node.ts';
 import { BASICS } from './kernels.ts';
 
-export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl', 'tfjs-webgpu', 'ort-node', 'ort-wasm'] as const;
+export const BUILTIN_SPECS = ['reference', 'cpu', 'gpu', 'gpu:headlessgl', 'gpu:headlessgl:direct', 'gpu:webasm', 'gpu:webgpu', 'gpu:cpu', 'tfjs-cpu', 'tfjs-wasm', 'tfjs-webgl', 'tfjs-webgpu', 'ort-node', 'ort-wasm'] as const;
 export type BuiltinSpec = (typeof BUILTIN_SPECS)[number];
 
 export interface Made {
@@ -167,16 +169,17 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
       }
       return { spec, backend: b, detail: b.detail, close: () => {} };
     }
-    case 'tfjs-webgpu': {
-      const { tfjsWebgpuRecipe, webgpuTower } = await import('../../backends/remote/index.ts');
+    case 'gpu:webgpu': case 'tfjs-webgpu': {
+      const { gpuWebgpuRecipe, tfjsWebgpuRecipe, webgpuTower } = await import('../../backends/remote/index.ts');
       let t;
       try {
-        t = webgpuTower(tfjsWebgpuRecipe(name), name);
+        t = webgpuTower(spec === 'gpu:webgpu' ? gpuWebgpuRecipe(name) : tfjsWebgpuRecipe(name), name);
       } catch (e) {
         return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
       }
       const tower = t;
-      return { spec, backend: tower, detail: `${tower.facts.detail ?? 'TensorFlow.js webgpu'} (in a process of its own)`, close: () => tower.close() };
+      const what = spec === 'gpu:webgpu' ? `gpu.js, mode webgpu, on ${adapterOfFacts(tower.facts)}` : tower.facts.detail;
+      return { spec, backend: tower, detail: `${what} (in a process of its own)`, close: () => tower.close() };
     }
     case 'ort-node': case 'ort-wasm': {
       const provider = spec.slice(4) as 'node' | 'wasm';
