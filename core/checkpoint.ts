@@ -25,7 +25,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, w
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, type NetSpec } from './alexnet.ts';
 import type { Preprocessing } from './data/augment.ts';
-import { type AlexnetError, checkpointError } from './errors.ts';
+import { type AlexnetError, checkpointError, excerpt } from './errors.ts';
 import { checkParams, type Params } from './params.ts';
 import { sha256Hex } from './sha256.ts';
 import { sizeOf, Tensor } from './tensor.ts';
@@ -83,30 +83,39 @@ export const decodeSafetensors = (buf: Uint8Array, what: string): E.Either<Alexn
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(buf.buffer, buf.byteOffset + 8, n)));
   } catch (e) {
-    return bad(`the header is not JSON (${(e as Error).message})`);
+    // The parser's message may quote the header, line breaks and all.
+    return bad(`the header is not JSON (${excerpt((e as Error).message, 120)})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return bad('the header is not a JSON object');
   const data = buf.subarray(8 + n);
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-  if (typeof metadata !== 'object' || Object.values(metadata).some((v) => typeof v !== 'string')) return bad('__metadata__ must map strings to strings');
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || Object.values(metadata).some((v) => typeof v !== 'string')) return bad('__metadata__ must map strings to strings');
   const entries: { name: string; dtype: SafeDType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    const tensor = `tensor '${excerpt(name)}'`;
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) return bad(`${tensor} is not an object with dtype, shape and data_offsets`);
     const i = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof i.dtype !== 'string' || !(i.dtype in DTYPES)) return bad(`tensor '${name}' has dtype ${JSON.stringify(i.dtype)}; F32 and F64 are supported`);
-    if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isInteger(d) && d >= 0)) return bad(`tensor '${name}' has a malformed shape`);
-    if (!Array.isArray(i.data_offsets) || i.data_offsets.length !== 2 || !i.data_offsets.every((d) => Number.isInteger(d) && d >= 0)) return bad(`tensor '${name}' has malformed data_offsets`);
+    // own keys only: 'toString' is in every object
+    if (typeof i.dtype !== 'string' || !Object.hasOwn(DTYPES, i.dtype)) return bad(`${tensor} has dtype ${excerpt(JSON.stringify(i.dtype) ?? String(i.dtype), 24)}; F32 and F64 are supported`);
+    if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return bad(`${tensor} has a malformed shape`);
+    if (!Array.isArray(i.data_offsets) || i.data_offsets.length !== 2 || !i.data_offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) return bad(`${tensor} has malformed data_offsets`);
     const [begin, end] = i.data_offsets as number[];
     const dtype = i.dtype as SafeDType;
-    if (end - begin !== sizeOf(i.shape as number[]) * DTYPES[dtype].bytes) return bad(`tensor '${name}' spans ${end - begin} bytes but its shape [${i.shape}] of ${dtype} needs ${sizeOf(i.shape as number[]) * DTYPES[dtype].bytes}`);
-    if (end > data.length) return bad(`tensor '${name}' ends at byte ${end} of a ${data.length}-byte data section (truncated)`);
-    entries.push({ name, dtype, shape: i.shape as number[], begin, end });
+    const shape = i.shape as number[];
+    // A product past 2^53 is not exact; no such tensor fits a file anyway.
+    const need = sizeOf(shape) * DTYPES[dtype].bytes;
+    if (!Number.isSafeInteger(need)) return bad(`${tensor} has shape [${excerpt(shape.join(', '), 60)}], more elements than any file holds`);
+    if (end < begin) return bad(`${tensor} ends at byte ${end}, before it begins at ${begin}`);
+    if (end - begin !== need) return bad(`${tensor} spans ${end - begin} bytes but its shape [${excerpt(shape.join(', '), 60)}] of ${dtype} needs ${need}`);
+    if (end > data.length) return bad(`${tensor} ends at byte ${end} of a ${data.length}-byte data section (truncated)`);
+    entries.push({ name, dtype, shape, begin, end });
   }
   // The tensors must tile the data section exactly: no gaps, no overlaps, nothing after.
   const sorted = [...entries].sort((a, b) => a.begin - b.begin);
   let at = 0;
   for (const e of sorted) {
-    if (e.begin !== at) return bad(`tensor '${e.name}' starts at byte ${e.begin}, expected ${at} (gap or overlap)`);
+    if (e.begin !== at) return bad(`tensor '${excerpt(e.name)}' starts at byte ${e.begin}, expected ${at} (gap or overlap)`);
     at = e.end;
   }
   if (at !== data.length) return bad(`${data.length - at} bytes after the last tensor`);
