@@ -8,22 +8,65 @@
  * ImageNet: the shorter side rescaled to `base` (256 for alexnet), then the
  * central base x base square cut out.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import sharp from 'sharp';
-import { type AlexnetError, datasetError } from '../errors.ts';
+import { type AlexnetError, datasetError, excerpt } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import type { Dataset, Splits } from './dataset.ts';
 import { subset } from './dataset.ts';
 
 const IMAGE = new Set(['.png', '.jpg', '.jpeg']);
 
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
+
+/** The format a file's first bytes announce, or undefined for neither. */
+const formatOf = (head: Uint8Array): 'PNG' | 'JPEG' | undefined =>
+  PNG_SIGNATURE.every((b, i) => head[i] === b) ? 'PNG' : JPEG_SIGNATURE.every((b, i) => head[i] === b) ? 'JPEG' : undefined;
+
+/**
+ * The decoder's complaint as one short clause. libvips joins every message it
+ * logged, one a line, often the same one several times, each prefixed with the
+ * loader's name ("VipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG
+ * datastream contains no image\n..."), and sharp puts its own words before
+ * them; the first distinct one says what went wrong.
+ */
+export const decoderReason = (message: string): string => {
+  const clauses = message
+    .split(/[\r\n]+/)
+    .map((l) => l.replace(/^Input (file|buffer) (has corrupt header|contains unsupported image format):?\s*/i, '').replace(/^(?:[\w.]*vips[\w.]*:\s*)+/i, '').trim())
+    .filter((l) => l !== '');
+  return clauses.length > 0 ? excerpt(clauses[0], 100) : 'no reason given';
+};
+
+/** What is wrong with an image file libvips would not decode, in one line naming it. */
+const unreadable = (path: string, message: string): AlexnetError => {
+  let head = new Uint8Array(0);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = new Uint8Array(8);
+      head = head.subarray(0, readSync(fd, head, 0, 8, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return datasetError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? excerpt((e as Error).message)})`);
+  }
+  const format = formatOf(head);
+  if (head.length === 0) return datasetError(`${path}: not a readable PNG or JPEG image: the file is empty`);
+  if (!format) return datasetError(`${path}: not a readable PNG or JPEG image: it starts with ${Array.from(head.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}, not a PNG or JPEG signature`);
+  return datasetError(`${path}: not a readable PNG or JPEG image: a damaged or truncated ${format} file (the decoder: ${decoderReason(message)})`);
+};
+
 /**
  * Decodes a PNG or JPEG, rescales its shorter side to `base`, cuts the central
  * base x base square and returns it channel-major ([channels, base, base]).
  * Grey images are repeated into three channels for a colour model and colour
- * images turned grey for a grey one.
+ * images turned grey for a grey one. A file that will not decode is refused in
+ * one line of our own naming it and the problem, whatever libvips logged.
  */
 export const loadImage = async (path: string, base: number, channels: 1 | 3): Promise<E.Either<AlexnetError, Uint8Array>> => {
   try {
@@ -39,7 +82,7 @@ export const loadImage = async (path: string, base: number, channels: 1 | 3): Pr
       for (let c = 0; c < channels; c++) out[c * base * base + p] = data[p * channels + c];
     return E.right(out);
   } catch (e) {
-    return E.left(datasetError(`${path}: not a readable PNG or JPEG image (${(e as Error).message})`));
+    return E.left(unreadable(path, e instanceof Error ? e.message : String(e)));
   }
 };
 
