@@ -53,12 +53,46 @@ const unreadable = (path: string, message: string): AlexnetError => {
       closeSync(fd);
     }
   } catch (e) {
-    return datasetError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? excerpt((e as Error).message)})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    return datasetError(`${path}: not a readable PNG or JPEG image: ${code === 'ENOENT' ? 'there is no such file' : `cannot read it (${code ?? excerpt((e as Error).message)})`}`);
   }
   const format = formatOf(head);
   if (head.length === 0) return datasetError(`${path}: not a readable PNG or JPEG image: the file is empty`);
   if (!format) return datasetError(`${path}: not a readable PNG or JPEG image: it starts with ${Array.from(head.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}, not a PNG or JPEG signature`);
   return datasetError(`${path}: not a readable PNG or JPEG image: a damaged or truncated ${format} file (the decoder: ${decoderReason(message)})`);
+};
+
+/** The most pixels an image may have: 100 megapixels, past any camera's photograph a network is shown. */
+export const MAX_PIXELS = 100_000_000;
+
+/**
+ * The most pixels a file may claim per byte it holds. A huffman-coded JPEG
+ * spends at least one bit on every 8 x 8 block of its brightness (512 pixels
+ * a byte; arithmetic coding can do better, and is refused past 8 times that);
+ * deflate shrinks at most 1032 to 1, so a PNG of 1-bit pixels holds at most
+ * ~8256 a byte.
+ */
+const PIXELS_PER_BYTE = { jpeg: 4096, png: 16384 } as const;
+
+/**
+ * A refusal when the file's header claims more pixels than the file could
+ * hold. libvips decodes a truncated JPEG with grey where the data ends, and a
+ * progressive JPEG (or an interlaced PNG) whole before shrinking it, so a
+ * few hundred bytes claiming 16000 x 16000 pixels would cost gigabytes.
+ */
+const claimsTooMuch = async (path: string): Promise<AlexnetError | undefined> => {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  let bytes: number;
+  try {
+    meta = await sharp(path, { limitInputPixels: MAX_PIXELS }).metadata();
+    bytes = statSync(path).size;
+  } catch {
+    return undefined; // the decode says what is wrong
+  }
+  const perByte = meta.format === 'jpeg' || meta.format === 'png' ? PIXELS_PER_BYTE[meta.format] : undefined;
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (perByte === undefined || pixels <= perByte * bytes) return undefined;
+  return datasetError(`${path}: not a readable PNG or JPEG image: its header claims ${meta.width} x ${meta.height} pixels, more than a ${bytes}-byte ${meta.format === 'jpeg' ? 'JPEG' : 'PNG'} file holds (truncated or damaged)`);
 };
 
 /**
@@ -70,7 +104,9 @@ const unreadable = (path: string, message: string): AlexnetError => {
  */
 export const loadImage = async (path: string, base: number, channels: 1 | 3): Promise<E.Either<AlexnetError, Uint8Array>> => {
   try {
-    let img = sharp(path, { failOn: 'error' }).rotate().resize(base, base, { fit: 'cover', position: 'centre' }).removeAlpha();
+    const claimed = await claimsTooMuch(path);
+    if (claimed) return E.left(claimed);
+    let img = sharp(path, { failOn: 'error', limitInputPixels: MAX_PIXELS }).rotate().resize(base, base, { fit: 'cover', position: 'centre' }).removeAlpha();
     img = channels === 1 ? img.greyscale() : img.toColourspace('srgb');
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels || info.width !== base || info.height !== base) {
