@@ -60,8 +60,8 @@ const samples = async (): Promise<Sample[]> => {
   for (const [i, [w, h]] of sizes.entries()) {
     for (const c of [1, 3, 4] as const) {
       const raw = sharp(pixels(w, h, c, i), { raw: { width: w, height: h, channels: c } });
-      const png = new Uint8Array(await raw.clone().png().toBuffer());
-      out.push({ label: `png ${w}x${h}x${c}`, bytes: png, fields: pngFields(png) });
+      const png = new Uint8Array(await raw.clone().png({ progressive: i % 2 === 1 }).toBuffer());
+      out.push({ label: `png ${w}x${h}x${c}${i % 2 ? ' interlaced' : ''}`, bytes: png, fields: pngFields(png) });
       if (c !== 4) {
         const jpg = new Uint8Array(await raw.clone().jpeg({ quality: 80, progressive: i % 2 === 1 }).toBuffer());
         out.push({ label: `jpeg ${w}x${h}x${c}${i % 2 ? ' progressive' : ''}`, bytes: jpg, fields: jpegFields(jpg) });
@@ -100,7 +100,14 @@ test('images: any damage to a valid PNG or JPEG gives an image of the asked size
 test('images: regressions the fuzzing found', async () => {
   const good = new Uint8Array(await sharp(pixels(16, 12, 3, 1), { raw: { width: 16, height: 12, channels: 3 } }).jpeg().toBuffer());
   const garbage = new TextEncoder().encode('garbage garbage garbage garbage');
+  // A progressive JPEG of a few hundred bytes whose frame claims 8000 x 8000 pixels: libvips
+  // decoded it, grey past the data, through a 180 MiB coefficient buffer (16383 x 16383: gigabytes).
+  const progressive = new Uint8Array(await sharp(pixels(7, 5, 3, 2), { raw: { width: 7, height: 5, channels: 3 } }).jpeg({ progressive: true }).toBuffer());
+  const sof = Buffer.from(progressive).indexOf(Buffer.from([0xff, 0xc2]));
+  new DataView(progressive.buffer).setUint16(sof + 5, 8000);
+  new DataView(progressive.buffer).setUint16(sof + 7, 8000);
   const cases: [string, Uint8Array, RegExp][] = [
+    ['a progressive JPEG claiming 8000 x 8000 pixels', progressive, /its header claims 8000 x 8000 pixels, more than a \d+-byte JPEG file holds \(truncated or damaged\)$/],
     // libvips' log of a JPEG signature followed by garbage: "VipsJpeg: Unsupported marker type 0x67", three times, one a line
     ['a JPEG signature, then garbage', Uint8Array.from([0xff, 0xd8, 0xff, ...garbage]), /not a readable PNG or JPEG image: a damaged or truncated JPEG file \(the decoder: Unsupported marker type 0x67\)$/],
     // "premature end of JPEG image" and "JPEG datastream contains no image", five lines in all
@@ -113,6 +120,8 @@ test('images: regressions the fuzzing found', async () => {
     assert.ok(E.isLeft(r), `${label}: accepted`);
     if (E.isLeft(r)) assert.match(r.left.message, says, label);
   }
+  const missing = await loadImage(join(dir, 'absent.png'), 8, 3);
+  assert.match(E.isLeft(missing) ? missing.left.message : 'accepted', /absent\.png: not a readable PNG or JPEG image: there is no such file$/);
   assert.is(decoderReason('Input file has corrupt header: VipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG datastream contains no image\nVipsJpeg: premature end of JPEG image'), 'premature end of JPEG image');
   assert.is(decoderReason('Input file has corrupt header:'), 'no reason given');
 });
