@@ -93,8 +93,10 @@ test('safetensors: any damage to the bytes of a valid file gives a consistent fi
 type Edit = (h: Record<string, unknown>, names: string[]) => void;
 const pick = (names: string[], k: number) => names[k % names.length];
 /** A tensor's entry, or a scratch object where an earlier edit removed or replaced it. */
+/** An own key's value: a tensor named 'valueOf' that an edit removed must not read as Object.prototype's. */
+const own = (h: Record<string, unknown>, name: string): unknown => (Object.hasOwn(h, name) ? h[name] : undefined);
 const info = (h: Record<string, unknown>, name: string): Record<string, unknown> => {
-  const i = h[name];
+  const i = own(h, name);
   return typeof i === 'object' && i !== null ? (i as Record<string, unknown>) : { data_offsets: [0, 0] };
 };
 const BAD_DTYPES = ['F16', 'BF16', 'I32', 'U8', 'I64', 'F32', 'F64', 'f32', '', 'toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', 7, null, ['F32'], {}];
@@ -117,8 +119,8 @@ const editArb: fc.Arbitrary<{ label: string; edit: Edit }> = fc.oneof(
   })),
   fc.tuple(fc.nat(), fc.constantFrom(null, 5, 'x', [], {}, true)).map(([k, v]) => labelled<Edit>(`info ${JSON.stringify(v)}`, (h, ns) => { h[pick(ns, k)] = v; })),
   fc.constantFrom(null, [], 'x', 5, { a: 1 }, { a: {} }, { sha256: 5 }, { a: null }).map((v) => labelled<Edit>(`__metadata__ ${JSON.stringify(v)}`, (h) => { h.__metadata__ = v; })),
-  fc.tuple(fc.nat(), fc.constantFrom(...NAMES)).map(([k, name]) => labelled<Edit>(`renamed to ${JSON.stringify(name.slice(0, 20))}`, (h, ns) => { const from = pick(ns, k); const v = h[from]; delete h[from]; h[name] = v; })),
-  fc.tuple(fc.nat(), fc.constantFrom(...NAMES)).map(([k, name]) => labelled<Edit>(`copy as ${JSON.stringify(name.slice(0, 20))}`, (h, ns) => { h[name] = structuredClone(h[pick(ns, k)]); })),
+  fc.tuple(fc.nat(), fc.constantFrom(...NAMES)).map(([k, name]) => labelled<Edit>(`renamed to ${JSON.stringify(name.slice(0, 20))}`, (h, ns) => { const from = pick(ns, k); const v = own(h, from); delete h[from]; h[name] = v; })),
+  fc.tuple(fc.nat(), fc.constantFrom(...NAMES)).map(([k, name]) => labelled<Edit>(`copy as ${JSON.stringify(name.slice(0, 20))}`, (h, ns) => { h[name] = structuredClone(own(h, pick(ns, k))); })),
   fc.nat().map((k) => labelled<Edit>('removed', (h, ns) => { delete h[pick(ns, k)]; })),
 );
 // Damage to the header's text after it is written: numbers JSON reads as Infinity or rounds, duplicated keys, other top-level values.
