@@ -84,7 +84,7 @@ test('bench records: hostile fields (null, wrong types, removed, Infinity) give 
         trail.push(k);
         const child = parent[k];
         if (i >= path.length - 1 || child === null || typeof child !== 'object') {
-          if (v === undefined) delete parent[k]; else parent[k] = v;
+          if (v === undefined) delete parent[k]; else parent[k] = structuredClone(v); // a copy: a later edit may walk into it
           break;
         }
         parent = child as Record<string, unknown>;
