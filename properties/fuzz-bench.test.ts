@@ -63,7 +63,7 @@ test('bench records: any damage to the bytes gives valid records or one line nam
   fc.assert(fc.property(recordsArb, mutationsArb(), ([rs, layout], ms) => {
     const bytes = mutateAll(new TextEncoder().encode(write(rs, layout)), ms);
     readOne(new TextDecoder().decode(bytes), `${layout}, mutations ${show(ms)}`);
-  }), { numRuns: runs(1500) });
+  }), { numRuns: runs(3000) });
 });
 
 // Damage to the meaning: a path of child indices into the record, and what to put there.
@@ -98,7 +98,7 @@ test('bench records: hostile fields (null, wrong types, removed, Infinity) give 
       labels.push(`number ${number[0] % 200} -> ${number[1]}`);
     }
     readOne(text, `${layout}: ${labels.join(', ')}`);
-  }), { numRuns: runs(1500) });
+  }), { numRuns: runs(3000) });
 });
 
 test('bench records: regressions the fuzzing found', () => {

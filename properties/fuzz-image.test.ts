@@ -94,7 +94,7 @@ test('images: any damage to a valid PNG or JPEG gives an image of the asked size
   const show = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `${x.length} bytes` : x));
   await fc.assert(fc.asyncProperty(fc.nat({ max: pool.length - 1 }).chain((k) => fc.tuple(fc.constant(k), mutationsArb(pool[k].fields))), fc.constantFrom(1 as const, 3 as const), fc.constantFrom(4, 17), async ([k, ms], channels, base) => {
     await read(mutateAll(pool[k].bytes, ms), base, channels, `${pool[k].label}, mutations ${show(ms)}`);
-  }), { numRuns: runs(5000) });
+  }), { numRuns: runs(8000) });
 });
 
 test('images: regressions the fuzzing found', async () => {
