@@ -5,6 +5,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { excerpt } from '../core/errors.ts';
 import { type BenchRecord, regressions, sameRun, validateRecord } from './record.ts';
 
 export const readHistory = (file: string): BenchRecord[] => {
@@ -16,7 +17,7 @@ export const readHistory = (file: string): BenchRecord[] => {
       try {
         return JSON.parse(l) as BenchRecord;
       } catch (e) {
-        throw new Error(`${file}, line ${i + 1}: not a JSON record (${(e as Error).message})`);
+        throw new Error(`${file}, line ${i + 1}: not a JSON record (${excerpt((e as Error).message, 160)})`);
       }
     });
 };
@@ -29,7 +30,11 @@ export const appendRecord = (file: string, r: BenchRecord): void => {
 /** A file given to `--import` that holds no valid record; the message is one line naming the file. */
 export class ImportError extends Error {}
 
-const firstLine = (e: unknown) => (e as Error).message.split('\n')[0];
+/** A parser's complaint in one short line: JSON.parse quotes the text it stopped at, line breaks and all. */
+const firstLine = (e: unknown) => excerpt((e as Error).message.split('\n')[0], 160);
+
+/** How many problems of a record an import error lists before it says how many more there are. */
+const SHOWN = 3;
 
 /**
  * The records of one file: a single JSON record (as the page downloads it,
@@ -42,6 +47,11 @@ export const recordsIn = (file: string): BenchRecord[] => {
   } catch (e) {
     throw new ImportError(`--import ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? firstLine(e)})`);
   }
+  return recordsInText(text, file);
+};
+
+/** The records of a file's text (see recordsIn); `file` names it in the one-line ImportError that refuses it. */
+export const recordsInText = (text: string, file: string): BenchRecord[] => {
   const trimmed = text.trim();
   if (trimmed === '') throw new ImportError(`--import ${file}: the file is empty; it should hold a bench record (JSON)`);
   let records: unknown[];
@@ -63,7 +73,10 @@ export const recordsIn = (file: string): BenchRecord[] => {
   if (records.length === 0) throw new ImportError(`--import ${file}: no record in it`);
   records.forEach((r, i) => {
     const problems = validateRecord(r);
-    if (problems.length > 0) throw new ImportError(`--import ${file}${records.length > 1 ? `, record ${i + 1}` : ''}: not a valid bench record: ${problems.join('; ')}`);
+    if (problems.length > 0) {
+      const more = problems.length > SHOWN ? `; and ${problems.length - SHOWN} more` : '';
+      throw new ImportError(`--import ${file}${records.length > 1 ? `, record ${i + 1}` : ''}: not a valid bench record: ${problems.slice(0, SHOWN).join('; ')}${more}`);
+    }
   });
   return records as BenchRecord[];
 };

@@ -11,7 +11,7 @@
  * read and written by bench/history.ts.
  */
 import { alexnet, describe, macCount } from '../core/alexnet.ts';
-import { orThrow } from '../core/errors.ts';
+import { excerpt, orThrow } from '../core/errors.ts';
 import { type Plan, planRecord } from './plan.ts';
 import type { Stat } from './stats.ts';
 
@@ -241,45 +241,63 @@ const isStat = (s: unknown): s is Stat => {
     && (o.min as number) <= (o.median as number) && (o.median as number) <= (o.max as number) && (o.n as number) >= 2;
 };
 
-/** Everything wrong with a record's structure, as readable lines; empty when it is valid. */
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * Everything wrong with a record's structure, as readable lines; empty when it
+ * is valid. It takes any JSON value (a record from a file given to --import
+ * may be anything) and never throws; a record it passes has every field the
+ * history, the flags and the report read.
+ */
 export const validateRecord = (r: unknown): string[] => {
   const bad: string[] = [];
+  if (!isObject(r)) return ['the record is not an object'];
   const o = r as Partial<BenchRecord>;
-  if (typeof r !== 'object' || r === null) return ['the record is not an object'];
-  if (o.schema !== SCHEMA) bad.push(`schema is ${o.schema}, expected ${SCHEMA}`);
+  if (o.schema !== SCHEMA) bad.push(`schema is ${excerpt(String(JSON.stringify(o.schema)), 24)}, expected ${SCHEMA}`);
   if (typeof o.date !== 'string' || Number.isNaN(Date.parse(o.date))) bad.push('date is not an ISO date');
   if (typeof o.commit !== 'string' || o.commit.length === 0) bad.push('commit is missing');
   const m = o.machine;
-  if (!m || typeof m.cpu !== 'string' || !(m.cores >= 1) || typeof m.node !== 'string' || typeof m.key !== 'string') bad.push('machine description is incomplete (cpu, cores, node, key)');
+  if (!isObject(m) || typeof m.cpu !== 'string' || !(m.cores >= 1) || typeof m.node !== 'string' || typeof m.key !== 'string') bad.push('machine description is incomplete (cpu, cores, node, key)');
   else {
     if (m.gl === null && typeof m.glNote !== 'string') bad.push('machine.gl is null without a glNote saying why');
-    if (m.load !== undefined && !(Number.isFinite(m.load?.start) && Number.isFinite(m.load?.end))) bad.push('machine.load is not a start and end load average');
+    if (m.load !== undefined && !(isObject(m.load) && Number.isFinite(m.load.start) && Number.isFinite(m.load.end))) bad.push('machine.load is not a start and end load average');
     if (m.key.startsWith(BROWSER_KEY) !== (m.load === undefined)) bad.push(m.load === undefined ? 'machine.load is missing (only a browser record, key browser:..., has none)' : 'a browser record (key browser:...) has a load average, which a page cannot read');
   }
-  if (!o.plan || !['full', 'quick'].includes(o.plan.mode)) bad.push('plan.mode is not full or quick');
-  if (!o.model || !(o.model.macsPerImage > 0) || !Array.isArray(o.model.layers)) bad.push('model description is incomplete');
+  if (!isObject(o.plan) || !['full', 'quick'].includes(o.plan.mode)) bad.push('plan.mode is not full or quick');
+  if (!isObject(o.model) || !(o.model.macsPerImage > 0) || !Array.isArray(o.model.layers)) bad.push('model description is incomplete');
   if (!Array.isArray(o.subjects) || o.subjects.length === 0) return [...bad, 'no subjects'];
-  for (const s of o.subjects) {
-    const where = `subject ${s.id}`;
+  (o.subjects as unknown[]).forEach((x, i) => {
+    if (!isObject(x)) { bad.push(`subject ${i + 1} is not an object`); return; }
+    const s = x as unknown as SubjectResult;
+    if (typeof s.id !== 'string') { bad.push(`subject ${i + 1} has no id`); return; }
+    const where = `subject ${excerpt(s.id, 40)}`;
     if (typeof s.label !== 'string' || !['ours', 'peer'].includes(s.kind)) bad.push(`${where}: label or kind missing`);
+    // what figuresOf reads, of every subject
+    if (!Array.isArray(s.throughput) || !s.throughput.every((t): boolean => isObject(t))) { bad.push(`${where}: throughput is not a list of measurements`); return; }
     if (!s.available) {
       if (typeof s.reason !== 'string' || s.reason.length === 0) bad.push(`${where}: not available but no reason given`);
-      continue;
+      return;
     }
     for (const t of s.throughput) {
-      if (!isStat(t.msPerBatch) || !isStat(t.imagesPerSecond)) bad.push(`${where}: ${t.kind} b${t.batch} has no valid median/min/max over >= 2 runs`);
-      else if (Math.abs(t.imagesPerSecond.median - (1000 * t.batch) / t.msPerBatch.median) > 1e-6 * t.imagesPerSecond.median) bad.push(`${where}: ${t.kind} b${t.batch} images/s does not match ms per batch`);
+      const name = `${excerpt(String(t.kind), 12)} b${excerpt(String(t.batch), 12)}`;
+      if (!['inference', 'training'].includes(t.kind) || !(Number.isSafeInteger(t.batch) && t.batch >= 1)) bad.push(`${where}: ${name} is not an inference or training batch`);
+      else if (!isStat(t.msPerBatch) || !isStat(t.imagesPerSecond)) bad.push(`${where}: ${name} has no valid median/min/max over >= 2 runs`);
+      else if (Math.abs(t.imagesPerSecond.median - (1000 * t.batch) / t.msPerBatch.median) > 1e-6 * t.imagesPerSecond.median) bad.push(`${where}: ${name} images/s does not match ms per batch`);
     }
+    if (!Array.isArray(s.skipped)) { bad.push(`${where}: skipped is not a list`); return; }
     if (s.throughput.length === 0 && s.skipped.length === 0) bad.push(`${where}: available but measured nothing and skipped nothing`);
-    if (s.peak !== undefined && !(Number.isFinite(s.peak.gflops) && s.peak.gflops > 0 && typeof s.peak.what === 'string')) bad.push(`${where}: peak is not a positive GFLOP/s with what was timed`);
-    if (s.profile) {
+    if (s.peak !== undefined && !(isObject(s.peak) && Number.isFinite(s.peak.gflops) && s.peak.gflops > 0 && typeof s.peak.what === 'string')) bad.push(`${where}: peak is not a positive GFLOP/s with what was timed`);
+    if (s.profile !== undefined) {
+      if (!isObject(s.profile) || !Number.isSafeInteger(s.profile.batch) || !Array.isArray(s.profile.kernels) || !s.profile.kernels.every((k): boolean => isObject(k))) { bad.push(`${where}: profile is not a batch and a list of kernels`); return; }
       if (s.profile.syncMs !== null && !isStat(s.profile.syncMs)) bad.push(`${where}: profile sync cost is not a valid statistic`);
       for (const k of s.profile.kernels) {
-        if (k.ms === null ? typeof k.overCapMs !== 'number' : !isStat(k.ms)) bad.push(`${where}: ${k.layer} ${k.kernel} has neither a valid time nor an over-cap note`);
-        if (k.gflops !== null && !(k.macs > 0 && k.gflops > 0)) bad.push(`${where}: ${k.layer} ${k.kernel} has GFLOP/s without multiply-adds`);
+        const name = `${excerpt(String(k.layer), 24)} ${excerpt(String(k.kernel), 24)}`;
+        if (typeof k.layer !== 'string' || typeof k.kernel !== 'string' || !['forward', 'backward', 'update'].includes(k.pass)) bad.push(`${where}: ${name} has no layer, kernel and pass`);
+        if (k.ms === null ? typeof k.overCapMs !== 'number' : !isStat(k.ms)) bad.push(`${where}: ${name} has neither a valid time nor an over-cap note`);
+        if (k.gflops !== null && !(k.macs > 0 && k.gflops > 0)) bad.push(`${where}: ${name} has GFLOP/s without multiply-adds`);
       }
     }
-  }
+  });
   if (!Array.isArray(o.flags)) bad.push('flags is missing');
   return bad;
 };

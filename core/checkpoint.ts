@@ -25,7 +25,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, w
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, type NetSpec } from './alexnet.ts';
 import type { Preprocessing } from './data/augment.ts';
-import { type AlexnetError, checkpointError } from './errors.ts';
+import { type AlexnetError, checkpointError, excerpt } from './errors.ts';
 import { checkParams, type Params } from './params.ts';
 import { sha256Hex } from './sha256.ts';
 import { sizeOf, Tensor } from './tensor.ts';
@@ -83,30 +83,39 @@ export const decodeSafetensors = (buf: Uint8Array, what: string): E.Either<Alexn
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(buf.buffer, buf.byteOffset + 8, n)));
   } catch (e) {
-    return bad(`the header is not JSON (${(e as Error).message})`);
+    // The parser's message may quote the header, line breaks and all.
+    return bad(`the header is not JSON (${excerpt((e as Error).message, 120)})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return bad('the header is not a JSON object');
   const data = buf.subarray(8 + n);
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-  if (typeof metadata !== 'object' || Object.values(metadata).some((v) => typeof v !== 'string')) return bad('__metadata__ must map strings to strings');
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || Object.values(metadata).some((v) => typeof v !== 'string')) return bad('__metadata__ must map strings to strings');
   const entries: { name: string; dtype: SafeDType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    const tensor = `tensor '${excerpt(name)}'`;
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) return bad(`${tensor} is not an object with dtype, shape and data_offsets`);
     const i = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof i.dtype !== 'string' || !(i.dtype in DTYPES)) return bad(`tensor '${name}' has dtype ${JSON.stringify(i.dtype)}; F32 and F64 are supported`);
-    if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isInteger(d) && d >= 0)) return bad(`tensor '${name}' has a malformed shape`);
-    if (!Array.isArray(i.data_offsets) || i.data_offsets.length !== 2 || !i.data_offsets.every((d) => Number.isInteger(d) && d >= 0)) return bad(`tensor '${name}' has malformed data_offsets`);
+    // own keys only: 'toString' is in every object
+    if (typeof i.dtype !== 'string' || !Object.hasOwn(DTYPES, i.dtype)) return bad(`${tensor} has dtype ${excerpt(JSON.stringify(i.dtype) ?? String(i.dtype), 24)}; F32 and F64 are supported`);
+    if (!Array.isArray(i.shape) || !i.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return bad(`${tensor} has a malformed shape`);
+    if (!Array.isArray(i.data_offsets) || i.data_offsets.length !== 2 || !i.data_offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) return bad(`${tensor} has malformed data_offsets`);
     const [begin, end] = i.data_offsets as number[];
     const dtype = i.dtype as SafeDType;
-    if (end - begin !== sizeOf(i.shape as number[]) * DTYPES[dtype].bytes) return bad(`tensor '${name}' spans ${end - begin} bytes but its shape [${i.shape}] of ${dtype} needs ${sizeOf(i.shape as number[]) * DTYPES[dtype].bytes}`);
-    if (end > data.length) return bad(`tensor '${name}' ends at byte ${end} of a ${data.length}-byte data section (truncated)`);
-    entries.push({ name, dtype, shape: i.shape as number[], begin, end });
+    const shape = i.shape as number[];
+    // A product past 2^53 is not exact; no such tensor fits a file anyway.
+    const need = sizeOf(shape) * DTYPES[dtype].bytes;
+    if (!Number.isSafeInteger(need)) return bad(`${tensor} has shape [${excerpt(shape.join(', '), 60)}], more elements than any file holds`);
+    if (end < begin) return bad(`${tensor} ends at byte ${end}, before it begins at ${begin}`);
+    if (end - begin !== need) return bad(`${tensor} spans ${end - begin} bytes but its shape [${excerpt(shape.join(', '), 60)}] of ${dtype} needs ${need}`);
+    if (end > data.length) return bad(`${tensor} ends at byte ${end} of a ${data.length}-byte data section (truncated)`);
+    entries.push({ name, dtype, shape, begin, end });
   }
   // The tensors must tile the data section exactly: no gaps, no overlaps, nothing after.
   const sorted = [...entries].sort((a, b) => a.begin - b.begin);
   let at = 0;
   for (const e of sorted) {
-    if (e.begin !== at) return bad(`tensor '${e.name}' starts at byte ${e.begin}, expected ${at} (gap or overlap)`);
+    if (e.begin !== at) return bad(`tensor '${excerpt(e.name)}' starts at byte ${e.begin}, expected ${at} (gap or overlap)`);
     at = e.end;
   }
   if (at !== data.length) return bad(`${data.length - at} bytes after the last tensor`);
@@ -202,15 +211,88 @@ const parseJson = <A>(meta: Readonly<Record<string, string>>, key: string, what:
   }
 };
 
+// ---- the recipe a checkpoint records, checked before anything acts on it ----------
+// The digest proves a file whole, not well meant: a file written by hand (or by
+// another program) may carry a digest of its own over any metadata, so every
+// field eval, classify, filters and train --resume read is checked here.
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const nat = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+const pos = (x: unknown): boolean => nat(x) && (x as number) >= 1;
+const num = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+const allOf = (o: Record<string, unknown>, keys: readonly string[], ok: (x: unknown) => boolean): boolean => keys.every((k) => ok(o[k]));
+
+/** What is wrong with a recorded spec's structure, or undefined; whether its shapes chain is describe's question. */
+const specProblem = (s: unknown): string | undefined => {
+  if (!isObj(s)) return 'it is not an object';
+  if (typeof s.name !== 'string') return 'it has no name';
+  if (!Array.isArray(s.input) || s.input.length !== 3 || !s.input.every(pos)) return 'its input is not [channels, height, width]';
+  if (!pos(s.classes)) return 'its number of classes is not a positive integer';
+  if (!isObj(s.lrn) || !allOf(s.lrn, ['k', 'alpha', 'beta'], num) || !pos(s.lrn.n)) return 'its LRN constants are malformed';
+  if (!isObj(s.pool) || !allOf(s.pool, ['size', 'stride'], pos)) return 'its pooling is malformed';
+  if (!num(s.dropout) || (s.dropout as number) < 0 || (s.dropout as number) >= 1 || !num(s.initStd)) return 'its dropout or initialisation is malformed';
+  if (!Array.isArray(s.layers) || s.layers.length === 0) return 'it has no layers';
+  for (const l of s.layers as unknown[]) {
+    if (!isObj(l) || (l.kind !== 'conv' && l.kind !== 'fc') || typeof l.name !== 'string' || !pos(l.out) || !num(l.biasInit)) return 'a layer is malformed';
+    if (!['input', 'own', 'both'].includes(l.link as string)) return `layer ${excerpt(l.name)} has no valid link`;
+    if (!Array.isArray(l.after) || !l.after.every((a) => ['relu', 'lrn', 'pool', 'dropout'].includes(a))) return `layer ${excerpt(l.name)} has a malformed list of what follows it`;
+    if (l.kind === 'conv' && (!allOf(l, ['kernel', 'stride'], pos) || !nat(l.pad))) return `layer ${excerpt(l.name)} has a malformed kernel, stride or padding`;
+  }
+  return undefined;
+};
+
+const prepProblem = (p: unknown, spec: NetSpec): string | undefined => {
+  if (!isObj(p)) return 'it is not an object';
+  if (p.channels !== spec.input[0] || (p.channels !== 1 && p.channels !== 3)) return `it has ${excerpt(String(p.channels))} channels, the network ${spec.input[0]}`;
+  if (p.crop !== spec.input[1] || p.crop !== spec.input[2]) return `its crop ${excerpt(String(p.crop))} is not the network's input side ${spec.input[1]}`;
+  if (!pos(p.size) || (p.size as number) < (p.crop as number)) return `its stored side ${excerpt(String(p.size))} is smaller than its crop`;
+  if (p.pca !== null) {
+    const pca = p.pca;
+    const three = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every(num);
+    if (!isObj(pca) || !three(pca.values) || !Array.isArray(pca.vectors) || pca.vectors.length !== 3 || !pca.vectors.every(three)) return 'its colour PCA is malformed';
+  }
+  return undefined;
+};
+
+const dataProblem = (d: unknown, prep: { size: number }): string | undefined => {
+  if (!isObj(d)) return 'it is not an object';
+  const channels = (c: unknown) => c === 1 || c === 3;
+  if (d.kind === 'idx') return typeof d.path === 'string' && nat(d.pad) && prep.size - 2 * (d.pad as number) >= 1 ? undefined : 'an IDX folder without a path or with a padding that leaves no image';
+  if (d.kind === 'folder') return typeof d.path === 'string' && pos(d.base) && channels(d.channels) ? undefined : 'an image folder without a path, side or channels';
+  if (d.kind === 'synthetic') return allOf(d, ['seed', 'train', 'test', 'size', 'classes'], nat) && channels(d.channels) ? undefined : 'synthetic data with malformed sizes';
+  return `its kind ${excerpt(JSON.stringify(d.kind) ?? 'undefined', 24)} is not idx, folder or synthetic`;
+};
+
+const configProblem = (c: unknown): string | undefined => {
+  if (!isObj(c)) return 'it is not an object';
+  if (!allOf(c, ['batch', 'evalBatch'], pos) || !allOf(c, ['epochs', 'validateEvery'], nat) || !num(c.seed) || typeof c.colour !== 'boolean') return 'its batch sizes, epochs, seed or colour flag are malformed';
+  if (!isObj(c.sgd) || !allOf(c.sgd, ['lr', 'momentum', 'weightDecay'], num)) return 'its SGD rates are malformed';
+  if (!isObj(c.plateau) || !allOf(c.plateau, ['patience', 'factor', 'maxDrops'], num)) return 'its plateau schedule is malformed';
+  if (c.dropAt !== undefined && !(Array.isArray(c.dropAt) && c.dropAt.every(nat))) return 'its dropAt epochs are malformed';
+  return undefined;
+};
+
+const stateProblem = (s: unknown): string | undefined => {
+  if (!isObj(s)) return 'it is not an object';
+  if (!allOf(s, ['epoch', 'step', 'totalSteps'], nat)) return 'its epoch and step counts are malformed';
+  if (!isObj(s.schedule) || !num(s.schedule.lr) || !nat(s.schedule.sinceBest) || !nat(s.schedule.drops) || typeof s.schedule.done !== 'boolean' || !(s.schedule.best === null || num(s.schedule.best))) return 'its learning-rate schedule is malformed';
+  if (!Array.isArray(s.history) || !s.history.every(isObj)) return 'its training curve is malformed';
+  if (!isObj(s.period) || !allOf(s.period, ['loss', 'misses', 'images', 'steps'], num)) return 'its running sums are malformed';
+  return undefined;
+};
+
+const splitProblem = (s: unknown): string | undefined =>
+  isObj(s) && nat(s.val) && (s.trainLimit === undefined || pos(s.trainLimit)) ? undefined : 'it is not a held-out count (and a limit)';
+
 /**
  * Decodes a training checkpoint. With `model`, a checkpoint of another model is
  * refused; the weights are always checked against the recorded spec.
  */
 export const decodeCheckpoint = (buf: Uint8Array, what: string, model?: string): E.Either<AlexnetError, TrainingCheckpoint> =>
   E.chain(({ tensors, metadata }: Safetensors): E.Either<AlexnetError, TrainingCheckpoint> => {
-    if (metadata.format !== FORMAT) return E.left(checkpointError(`${what} is a safetensors file but not an alexnet-ts checkpoint (format '${metadata.format ?? 'none'}', expected '${FORMAT}')`));
+    if (metadata.format !== FORMAT) return E.left(checkpointError(`${what} is a safetensors file but not an alexnet-ts checkpoint (format '${excerpt(metadata.format ?? 'none')}', expected '${FORMAT}')`));
     if (model !== undefined && metadata.model !== model) {
-      return E.left(checkpointError(`${what} is a checkpoint of ${metadata.model}, not ${model}; pass --model ${metadata.model} or a checkpoint of ${model}`));
+      return E.left(checkpointError(`${what} is a checkpoint of ${excerpt(metadata.model ?? 'no model')}, not ${model}; pass --model ${excerpt(metadata.model ?? '?')} or a checkpoint of ${model}`));
     }
     const spec = parseJson<NetSpec>(metadata, 'spec', what);
     const classes = parseJson<string[]>(metadata, 'classes', what);
@@ -221,13 +303,11 @@ export const decodeCheckpoint = (buf: Uint8Array, what: string, model?: string):
     const state = parseJson<TrainState>(metadata, 'state', what);
     for (const f of [spec, classes, data, split, prep, config, state]) if (E.isLeft(f)) return f;
     const s = (spec as E.Right<NetSpec>).right;
-    let rows: ReturnType<typeof describe>;
-    try {
-      rows = describe(s);
-    } catch {
-      return E.left(checkpointError(`${what}: its recorded spec is malformed`));
-    }
-    if (E.isLeft(rows)) return E.left(checkpointError(`${what}: its recorded spec is not a valid network (${rows.left.message})`));
+    const refuse = (key: string, problem: string) => E.left(checkpointError(`${what}: its recorded ${key} is malformed: ${problem}`));
+    const specBad = specProblem(s);
+    if (specBad) return refuse('spec', specBad);
+    const rows = describe(s);
+    if (E.isLeft(rows)) return E.left(checkpointError(`${what}: its recorded spec is not a valid network (${excerpt(rows.left.message, 200)})`));
     const params = new Map<string, Tensor>();
     const velocity = new Map<string, Tensor>();
     for (const [n, t] of tensors) {
@@ -235,9 +315,24 @@ export const decodeCheckpoint = (buf: Uint8Array, what: string, model?: string):
       else if (n !== MEAN) params.set(n, t);
     }
     const wrong = (e: E.Either<AlexnetError, unknown>, which: string) =>
-      E.isLeft(e) ? E.left(checkpointError(`${what}: its ${which} do not fit ${s.name}: ${e.left.message}`)) : undefined;
+      E.isLeft(e) ? E.left(checkpointError(`${what}: its ${which} do not fit ${excerpt(s.name)}: ${excerpt(e.left.message, 200)}`)) : undefined;
     const badParams = wrong(checkParams(s, params), 'weights') ?? wrong(checkParams(s, velocity), 'momentum buffers');
     if (badParams) return badParams;
+    const recipe: [string, string | undefined][] = [
+      ['preprocessing', prepProblem((prep as E.Right<unknown>).right, s)],
+      ['classes', Array.isArray((classes as E.Right<unknown>).right) && (classes as E.Right<unknown[]>).right.length === s.classes && (classes as E.Right<unknown[]>).right.every((c) => typeof c === 'string') ? undefined : `they are not ${s.classes} names, one per class`],
+      ['split', splitProblem((split as E.Right<unknown>).right)],
+      ['training configuration', configProblem((config as E.Right<unknown>).right)],
+      ['training state', stateProblem((state as E.Right<unknown>).right)],
+    ];
+    for (const [key, problem] of recipe) if (problem) return refuse(key, problem);
+    const dataBad = dataProblem((data as E.Right<unknown>).right, (prep as E.Right<{ size: number }>).right);
+    if (dataBad) return refuse('data source', dataBad);
+    // Training stops at the first non-finite loss and keeps the last good checkpoint, so no checkpoint of ours holds one.
+    for (const [n, t] of tensors) {
+      const at = t.data.findIndex((x) => !Number.isFinite(x));
+      if (at >= 0) return E.left(checkpointError(`${what}: tensor '${excerpt(n)}' holds ${t.data[at]} at index ${at}; a checkpoint's values are finite`));
+    }
     const p = (prep as E.Right<Omit<Preprocessing, 'mean'>>).right;
     const mean = tensors.get(MEAN);
     if (!mean || mean.size !== p.channels * p.size * p.size || mean.dtype !== 'float32') {

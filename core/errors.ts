@@ -30,6 +30,19 @@ export const argumentError = (message: string) => alexnetError('ArgumentError', 
 export const backendError = (message: string) => alexnetError('BackendError', message);
 
 /**
+ * Text taken from a file (a tensor's name, a parser's complaint that quotes the
+ * file) made fit for a one-line message: line breaks and other control
+ * characters escaped, and anything past `max` characters cut off with "...".
+ * A damaged or hostile file must not be able to spread a message over lines
+ * or fill a terminal.
+ */
+export const excerpt = (text: string, max = 80): string => {
+  const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return flat.length > max ? `${flat.slice(0, max)}...` : flat;
+};
+
+/**
  * An `AlexnetError` raised as an exception, for code paths that cannot return an
  * `Either` (deep inside a training loop, say). The CLI catches it and prints only
  * its message.

@@ -10,9 +10,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import * as E from 'fp-ts/lib/Either.js';
-import { type AlexnetError, datasetError } from '../errors.ts';
+import { type AlexnetError, datasetError, excerpt } from '../errors.ts';
 
 export interface Idx {
   readonly dims: readonly number[];
@@ -47,22 +47,64 @@ export const parseIdx = (buf: Uint8Array, what: string, wantDims?: number): E.Ei
   return E.right({ dims, data: buf.subarray(headerBytes) });
 };
 
+/** The most bytes an IDX file may hold once unzipped: past any (Fashion-)MNIST-like set, short of what a Buffer holds. */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
+/** How many bytes the IDX header at the start of `head` promises, or undefined when `head` does not hold a whole header. */
+const promisedBytes = (head: Uint8Array): number | undefined => {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[3] < 1 || head[3] > 4 || head.length < 4 + 4 * head[3]) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let d = 0; d < head[3]; d++) count *= view.getUint32(4 + 4 * d, false);
+  return 4 + 4 * head[3] + count;
+};
+
+/**
+ * Decodes the bytes of an IDX file, gunzipping them when they start with the
+ * gzip magic bytes. The unzipped size is bounded by what the IDX header
+ * promises (read from the first unzipped bytes), so a small damaged or
+ * hostile .gz file cannot make the reader allocate gigabytes.
+ */
+export const decodeIdx = (raw: Uint8Array, what: string, wantDims?: number): E.Either<AlexnetError, Idx> => {
+  if (raw[0] !== 0x1f || raw[1] !== 0x8b) return parseIdx(raw, what, wantDims);
+  // The header from the first bytes only, flushed rather than finished (a deflate stream unzips to at most
+  // ~1000 times its size): a few dozen bytes usually hold it, a few kilobytes when gzip stored a long name.
+  let head: Uint8Array | undefined;
+  let promised: number | undefined;
+  for (const k of [64, 512, 4096]) {
+    try {
+      head = gunzipSync(raw.subarray(0, k), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch {
+      break;
+    }
+    promised = promisedBytes(head);
+    if (promised !== undefined || k >= raw.length) break;
+  }
+  if (promised !== undefined && promised > MAX_IDX_BYTES) {
+    return E.left(datasetError(`${what}: its header promises ${promised - 4 - 4 * head![3]} values, more than the ${MAX_IDX_BYTES} bytes an IDX file may hold`));
+  }
+  const limit = promised === undefined ? MAX_IDX_BYTES : promised + 1;
+  let unzipped: Uint8Array;
+  try {
+    unzipped = gunzipSync(raw, { maxOutputLength: limit });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      return E.left(datasetError(`${what}: unzips to more than the ${limit - 1} bytes its header promises (trailing data, or not an IDX file)`));
+    }
+    return E.left(datasetError(`${what}: damaged gzip data (${excerpt((e as Error).message)})`));
+  }
+  return parseIdx(unzipped, what, wantDims);
+};
+
 /** Reads an IDX file, gunzipping it when it starts with the gzip magic bytes. */
 export const readIdxFile = (path: string, wantDims?: number): E.Either<AlexnetError, Idx> => {
   let raw: Uint8Array;
   try {
     raw = readFileSync(path);
   } catch (e) {
-    return E.left(datasetError(`cannot read ${path}: ${(e as Error).message}`));
+    return E.left(datasetError(`cannot read ${path}: ${excerpt((e as Error).message, 200)}`));
   }
-  if (raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      raw = gunzipSync(raw);
-    } catch (e) {
-      return E.left(datasetError(`${path}: damaged gzip data (${(e as Error).message})`));
-    }
-  }
-  return parseIdx(raw, path, wantDims);
+  return decodeIdx(raw, path, wantDims);
 };
 
 /** An image file [N, H, W] and its label file [N], checked against each other. */

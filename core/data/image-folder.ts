@@ -8,26 +8,105 @@
  * ImageNet: the shorter side rescaled to `base` (256 for alexnet), then the
  * central base x base square cut out.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import sharp from 'sharp';
-import { type AlexnetError, datasetError } from '../errors.ts';
+import { type AlexnetError, datasetError, excerpt } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import type { Dataset, Splits } from './dataset.ts';
 import { subset } from './dataset.ts';
 
 const IMAGE = new Set(['.png', '.jpg', '.jpeg']);
 
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
+
+/** The format a file's first bytes announce, or undefined for neither. */
+const formatOf = (head: Uint8Array): 'PNG' | 'JPEG' | undefined =>
+  PNG_SIGNATURE.every((b, i) => head[i] === b) ? 'PNG' : JPEG_SIGNATURE.every((b, i) => head[i] === b) ? 'JPEG' : undefined;
+
+/**
+ * The decoder's complaint as one short clause. libvips joins every message it
+ * logged, one a line, often the same one several times, each prefixed with the
+ * loader's name ("VipsJpeg: premature end of JPEG image\nVipsJpeg: JPEG
+ * datastream contains no image\n..."), and sharp puts its own words before
+ * them; the first distinct one says what went wrong.
+ */
+export const decoderReason = (message: string): string => {
+  const clauses = message
+    .split(/[\r\n]+/)
+    .map((l) => l.replace(/^Input (file|buffer) (has corrupt header|contains unsupported image format):?\s*/i, '').replace(/^(?:[\w.]*vips[\w.]*:\s*)+/i, '').trim())
+    .filter((l) => l !== '');
+  return clauses.length > 0 ? excerpt(clauses[0], 100) : 'no reason given';
+};
+
+/** What is wrong with an image file libvips would not decode, in one line naming it. */
+const unreadable = (path: string, message: string): AlexnetError => {
+  let head = new Uint8Array(0);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      head = new Uint8Array(8);
+      head = head.subarray(0, readSync(fd, head, 0, 8, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return datasetError(`${path}: not a readable PNG or JPEG image: ${code === 'ENOENT' ? 'there is no such file' : `cannot read it (${code ?? excerpt((e as Error).message)})`}`);
+  }
+  const format = formatOf(head);
+  if (head.length === 0) return datasetError(`${path}: not a readable PNG or JPEG image: the file is empty`);
+  if (!format) return datasetError(`${path}: not a readable PNG or JPEG image: it starts with ${Array.from(head.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')}, not a PNG or JPEG signature`);
+  return datasetError(`${path}: not a readable PNG or JPEG image: a damaged or truncated ${format} file (the decoder: ${decoderReason(message)})`);
+};
+
+/** The most pixels an image may have: 100 megapixels, past any camera's photograph a network is shown. */
+export const MAX_PIXELS = 100_000_000;
+
+/**
+ * The most pixels a file may claim per byte it holds. A huffman-coded JPEG
+ * spends at least one bit on every 8 x 8 block of its brightness (512 pixels
+ * a byte; arithmetic coding can do better, and is refused past 8 times that);
+ * deflate shrinks at most 1032 to 1, so a PNG of 1-bit pixels holds at most
+ * ~8256 a byte.
+ */
+const PIXELS_PER_BYTE = { jpeg: 4096, png: 16384 } as const;
+
+/**
+ * A refusal when the file's header claims more pixels than the file could
+ * hold. libvips decodes a truncated JPEG with grey where the data ends, and a
+ * progressive JPEG (or an interlaced PNG) whole before shrinking it, so a
+ * few hundred bytes claiming 16000 x 16000 pixels would cost gigabytes.
+ */
+const claimsTooMuch = async (path: string): Promise<AlexnetError | undefined> => {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  let bytes: number;
+  try {
+    meta = await sharp(path, { limitInputPixels: MAX_PIXELS }).metadata();
+    bytes = statSync(path).size;
+  } catch {
+    return undefined; // the decode says what is wrong
+  }
+  const perByte = meta.format === 'jpeg' || meta.format === 'png' ? PIXELS_PER_BYTE[meta.format] : undefined;
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (perByte === undefined || pixels <= perByte * bytes) return undefined;
+  return datasetError(`${path}: not a readable PNG or JPEG image: its header claims ${meta.width} x ${meta.height} pixels, more than a ${bytes}-byte ${meta.format === 'jpeg' ? 'JPEG' : 'PNG'} file holds (truncated or damaged)`);
+};
+
 /**
  * Decodes a PNG or JPEG, rescales its shorter side to `base`, cuts the central
  * base x base square and returns it channel-major ([channels, base, base]).
  * Grey images are repeated into three channels for a colour model and colour
- * images turned grey for a grey one.
+ * images turned grey for a grey one. A file that will not decode is refused in
+ * one line of our own naming it and the problem, whatever libvips logged.
  */
 export const loadImage = async (path: string, base: number, channels: 1 | 3): Promise<E.Either<AlexnetError, Uint8Array>> => {
   try {
-    let img = sharp(path, { failOn: 'error' }).rotate().resize(base, base, { fit: 'cover', position: 'centre' }).removeAlpha();
+    const claimed = await claimsTooMuch(path);
+    if (claimed) return E.left(claimed);
+    let img = sharp(path, { failOn: 'error', limitInputPixels: MAX_PIXELS }).rotate().resize(base, base, { fit: 'cover', position: 'centre' }).removeAlpha();
     img = channels === 1 ? img.greyscale() : img.toColourspace('srgb');
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels || info.width !== base || info.height !== base) {
@@ -39,7 +118,7 @@ export const loadImage = async (path: string, base: number, channels: 1 | 3): Pr
       for (let c = 0; c < channels; c++) out[c * base * base + p] = data[p * channels + c];
     return E.right(out);
   } catch (e) {
-    return E.left(datasetError(`${path}: not a readable PNG or JPEG image (${(e as Error).message})`));
+    return E.left(unreadable(path, e instanceof Error ? e.message : String(e)));
   }
 };
 
