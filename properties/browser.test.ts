@@ -6,7 +6,10 @@
  * - verify passes in the page on alexnet-mini (the whole kernel phase and the
  *   training pass) and on one pass of the full 227x227 network, on two gpu.js
  *   contexts, with the renderer named in the verdict.
- * - A page built with a broken gpu.js kernel fails verify on that kernel; a
+ * - With ?gpu=webgpu gpu.js runs on WebGPU (each context a worker of its
+ *   own, web/towers.ts), the adapter shown, and verify passes there too.
+ * - A page built with a broken gpu.js kernel fails verify on that kernel (on
+ *   WebGL2 and on WebGPU); a
  *   browser without WebGL gets a page that says so and a failing verify.
  * - Classify gives the top-5 of `alexnet classify` for the same checkpoint
  *   and image.
@@ -93,6 +96,23 @@ it('verify passes in the page: alexnet-mini, every kernel and the training pass,
   console.log(`  [browser] ${verdict.text}`);
 });
 
+it('with ?gpu=webgpu gpu.js runs on WebGPU in the page, the adapter named, and verify passes: every kernel and the alexnet-mini training pass on two devices, a worker each', async () => {
+  const { page: p, env, envText } = await open(browser, `${site!.url}?gpu=webgpu`) as unknown as { page: unknown; env: { api: string; webgpu: { available: boolean; reason: string | null; adapter: string | null } }; envText: string };
+  assert.is(env.api, 'webgpu');
+  assert.ok(env.webgpu.available, `no WebGPU in the page: ${env.webgpu.reason}`);
+  assert.match(envText, /^gpu\.js runs on WebGPU: /);
+  assert.ok(envText.includes(env.webgpu.adapter!), envText);
+  const { outcome, verdict } = await page.verifyInPage(p, { network: 'alexnet-mini', kernels: true, seed: 3003 });
+  if (!outcome.ok) console.log(outcome.text);
+  assert.ok(outcome.ok, 'verdict PASS');
+  assert.is(outcome.mode, 'webgpu');
+  assert.match(verdict.text, /^PASS on gpu\.js webgpu \(/);
+  assert.match(outcome.text, /kernels of gpu:webgpu \(gpu\.js tower 0 \(gpu\.js webgpu on .* in a worker of its own\)\)/);
+  assert.match(outcome.text, /B \(checked\): \[gpu\.js tower 0 \(mode webgpu\), gpu\.js tower 1 \(mode webgpu\)\]/);
+  assert.match(outcome.text, /verdict: PASS \(22 kernel checks and the alexnet-mini training pass agree with reference/);
+  console.log(`  [browser, WebGPU] ${envText}; ${verdict.text}`);
+});
+
 it('verify passes in the page on one training pass of the full 227x227 AlexNet', async () => {
   const { page: p } = await open();
   const { outcome, verdict } = await page.verifyInPage(p, { network: 'alexnet', kernels: false, seed: 3003 });
@@ -125,6 +145,12 @@ it('a page built with a broken gpu.js kernel fails verify on that kernel', async
     assert.match(outcome.text, /\n {2}lrn +\d+ .* FAIL/);
     assert.match(outcome.text, /\n {2}relu +\d+ .* pass/);
     assert.match(outcome.text, /verdict: FAIL \(gpu:webgl2 lrn\)/);
+    // The same source is what WebGPU's shaders are made from: the page on WebGPU fails on it too.
+    const { page: q } = await open(browser, `${broken.url}?gpu=webgpu&kernels=lrn,relu`);
+    const onWebgpu = await page.verifyInPage(q, { network: 'none', kernels: true, seed: 3003 });
+    assert.not.ok(onWebgpu.outcome.ok);
+    assert.match(onWebgpu.outcome.text, /\n {2}lrn +\d+ .* FAIL/);
+    assert.match(onWebgpu.outcome.text, /verdict: FAIL \(gpu:webgpu lrn\)/);
   } finally {
     broken.close();
   }

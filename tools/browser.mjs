@@ -18,7 +18,7 @@ import { buildWeb, serveWeb } from './web.mjs';
 
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 /** Software WebGL2 (SwiftShader through ANGLE), which Chromium gives headless on a machine without a GPU. */
-export const SWIFTSHADER = ['--enable-unsafe-swiftshader', '--use-angle=swiftshader'];
+export const SWIFTSHADER = ['--enable-unsafe-swiftshader', '--use-angle=swiftshader', '--enable-unsafe-webgpu'];
 /** No WebGL at all: what the page must report as a failure. */
 export const NO_WEBGL = ['--disable-gpu', '--disable-software-rasterizer'];
 

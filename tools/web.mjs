@@ -21,8 +21,8 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const DEFAULT_OUT = join(ROOT, 'dist-web');
 export const DEFAULT_PORT = 8227;
 
-/** Node modules gpu.js reaches for only in Node (it probes them in try/catch); empty in the page. */
-const EMPTY_IN_BROWSER = ['gl', 'os', 'worker_threads'];
+/** Node modules gpu.js reaches for only in Node (it probes them in try/catch), and Dawn (the page has the browser's navigator.gpu); empty in the page. */
+const EMPTY_IN_BROWSER = ['gl', 'os', 'worker_threads', 'webgpu'];
 
 /** Node built-ins the page's modules import for their file functions only, which the page never calls. */
 const FILE_ONLY = ['node:fs', 'node:path', 'node:url', 'fs', 'path'];
@@ -95,7 +95,7 @@ export const buildWeb = async ({ out = DEFAULT_OUT, minify = false, quiet = fals
   const commit = git('rev-parse', '--short=12', 'HEAD') || 'unknown';
   const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
   const result = await esbuild.build({
-    entryPoints: { main: join(ROOT, 'web/main.ts'), worker: join(ROOT, 'web/worker.ts') },
+    entryPoints: { main: join(ROOT, 'web/main.ts'), worker: join(ROOT, 'web/worker.ts'), tower: join(ROOT, 'web/tower.ts') },
     outdir: out,
     bundle: true,
     format: 'esm',
@@ -131,7 +131,8 @@ export const serveWeb = ({ dir = DEFAULT_OUT, port = DEFAULT_PORT, host = '127.0
       res.end(`not found: ${path}`);
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    // Cross-origin isolated, so that the page's worker may block on a tower's answer in shared memory (web/mailbox.ts).
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
     res.end(readFileSync(file));
   });
   server.once('error', bad);

@@ -38,3 +38,11 @@ export const describeGl = (b: GpuBackend): string => {
   return `${b.name} (mode ${b.mode}${g ? `; ${g.renderer}; ${g.version}; highp float ${g.floatPrecisionBits} bits` : ''})`;
 };
 
+
+/** The GPU API the page's gpu.js runs on: WebGL (the default), or WebGPU where `?gpu=webgpu` asks for it. */
+export const requestedGpu = (): 'webgl' | 'webgpu' => {
+  const q = (globalThis as unknown as { location?: { search: string } }).location?.search ?? '';
+  return new URLSearchParams(q).get('gpu') === 'webgpu' ? 'webgpu' : 'webgl';
+};
+
+export { adapterOfFacts } from '../backends/webgpu/node.ts';

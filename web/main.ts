@@ -5,6 +5,7 @@
  * kept on `window.alexnetPage` for scripts that drive the page (the browser
  * tests, tools/browser.mjs).
  */
+import type { TowerPortReply, TowerPortRequest } from './towers.ts';
 import { layersChart, layerTimeChart } from '../bench/report.ts';
 import type { BenchRecord } from '../bench/record.ts';
 import { KERNELS } from '../properties/kit/kernels.ts';
@@ -32,8 +33,17 @@ workerUrl.search = location.search;
 const worker = new Worker(workerUrl, { type: 'module' });
 let nextId = 1;
 const pending = new Map<number, { ok(r: unknown): void; bad(e: Error): void; line?(l: string): void; progress?(d: number, t: number, l: string): void }>();
-worker.onmessage = (e: MessageEvent<Reply>) => {
-  const m = e.data;
+// A tower the worker asks for (web/towers.ts): a worker of its own, joined to the asking worker by a channel.
+const towerUrl = new URL('./tower.js', import.meta.url);
+const startTower = (ticket: number) => {
+  const tower = new Worker(towerUrl, { type: 'module' });
+  const { port1, port2 } = new MessageChannel();
+  tower.postMessage({ port: port1 }, [port1]);
+  worker.postMessage({ type: 'tower-port', ticket, port: port2 } satisfies TowerPortReply, [port2]);
+};
+worker.onmessage = (e: MessageEvent<Reply | TowerPortRequest>) => {
+  if ('type' in e.data && e.data.type === 'tower') { startTower(e.data.ticket); return; }
+  const m = e.data as Reply;
   const p = pending.get(m.id);
   if (!p) return;
   if (m.type === 'line') p.line?.(m.line);
@@ -116,6 +126,20 @@ const runExclusive = async <T>(f: () => Promise<T>): Promise<T | undefined> => {
 
 const showEnv = (env: EnvInfo) => {
   const el = $('#env');
+  el.dataset.api = env.api;
+  el.dataset.adapter = env.webgpu.adapter ?? '';
+  if (env.api === 'webgpu') {
+    el.dataset.state = env.webgpu.available ? 'ok' : 'bad';
+    el.dataset.mode = env.webgpu.available ? 'webgpu' : 'none';
+    el.innerHTML = '';
+    if (env.webgpu.available) {
+      el.append('gpu.js runs on WebGPU: ', Object.assign(document.createElement('code'), { textContent: env.webgpu.adapter ?? '' }),
+        ` — each GPU context in a worker of its own, whose reads the verifying worker waits for; ${env.cores} logical cores.`);
+    } else {
+      el.append(`No WebGPU for gpu.js here: ${env.webgpu.reason}. Verify and bench report a failure; `, Object.assign(document.createElement('a'), { href: '?', textContent: 'run on WebGL' }), ' instead.');
+    }
+    return;
+  }
   el.dataset.state = env.gl ? 'ok' : 'bad';
   el.dataset.mode = env.mode;
   el.dataset.renderer = env.glInfo?.renderer ?? '';
@@ -125,6 +149,7 @@ const showEnv = (env: EnvInfo) => {
     el.append(
       `gpu.js runs on ${env.mode === 'webgl2' ? 'WebGL2' : 'WebGL'}: `, Object.assign(document.createElement('code'), { textContent: g.renderer }),
       ` — ${g.version}; fragment shaders' highp float has ${g.floatPrecisionBits} mantissa bits${g.floatPrecisionBits < 23 ? ' (less than single precision: expect verify to fail)' : ' (single precision)'}; ${env.cores} logical cores.`,
+      ...(env.webgpu.available ? [' WebGPU is here too (', Object.assign(document.createElement('code'), { textContent: env.webgpu.adapter ?? '' }), '): ', Object.assign(document.createElement('a'), { href: '?gpu=webgpu', textContent: 'run gpu.js on WebGPU' }), '.'] : []),
     );
   } else {
     const fallback = env.mode === 'none' ? '' : ` gpu.js would fall back to its ${env.mode} mode (not the GPU).`;

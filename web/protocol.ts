@@ -50,6 +50,9 @@ export interface EnvInfo {
   readonly commit: string;
   readonly dirty: boolean;
   readonly inWorker: boolean;
+  /** The GPU API the page's gpu.js runs on (?gpu=webgpu), and what WebGPU offers here. */
+  readonly api: 'webgl' | 'webgpu';
+  readonly webgpu: { readonly available: boolean; readonly reason: string | null; readonly adapter: string | null };
 }
 
 export interface VerifyOutcome {

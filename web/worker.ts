@@ -5,7 +5,9 @@
  * properties/kit/session.ts, classify is core/classify.ts, the bench is
  * bench/measure.ts with the page's subjects (bench.ts).
  */
-import { availability, createGpuBackend, type GpuBackend } from '../backends/gpujs/index.ts';
+import { availability, createGpuBackend } from '../backends/gpujs/index.ts';
+import type { Backend } from '../core/backend.ts';
+import { adapterInfoOf, describeAdapter } from '../backends/webgpu/node.ts';
 import { modelByName, type NetSpec } from '../core/alexnet.ts';
 import { decodeCheckpoint } from '../core/checkpoint.ts';
 import { classify, imageSideOf } from '../core/classify.ts';
@@ -18,8 +20,9 @@ import { toJson } from '../properties/kit/report.ts';
 import { verifySession } from '../properties/kit/session.ts';
 import { createReferenceBackend } from '../reference/index.ts';
 import { runBench } from './bench.ts';
-import { type Channel, describeGl, glBackend, pause, requestedGl } from './gpu.ts';
+import { adapterOfFacts, type Channel, describeGl, glBackend, pause, requestedGl, requestedGpu } from './gpu.ts';
 import { decodeImage } from './image.ts';
+import { pageTower, takeTowerPort } from './towers.ts';
 import type { BenchRequest, ClassifyOutcome, ClassifyRequest, EnvInfo, Reply, Request, VerifyOutcome, VerifyRequest } from './protocol.ts';
 
 declare const __ALEXNET_COMMIT__: string;
@@ -36,12 +39,22 @@ const channel = (id: number): Channel => ({
   progress: (done, total, label) => scope.postMessage({ id, type: 'progress', done, total, label }),
 });
 
-const info = (): EnvInfo => {
+/** Whether this browser's WebGPU gives an adapter, and which. */
+const webgpuHere = async (): Promise<EnvInfo['webgpu']> => {
+  const gpu = (scope.navigator as { gpu?: GPU }).gpu;
+  if (!gpu) return { available: false, reason: 'this browser has no navigator.gpu (Chromium needs --enable-unsafe-webgpu where WebGPU is not on by default)', adapter: null };
+  const a = await gpu.requestAdapter();
+  if (!a) return { available: false, reason: 'navigator.gpu gave no adapter', adapter: null };
+  return { available: true, reason: null, adapter: describeAdapter(adapterInfoOf(a)) };
+};
+
+const info = async (): Promise<EnvInfo> => {
+  const webgpu = await webgpuHere();
   const probe = glBackend('gpu.js probe');
   const env = {
     webgl2: availability('webgl2'), webgl: availability('webgl'),
     userAgent: scope.navigator.userAgent, cores: scope.navigator.hardwareConcurrency ?? 1,
-    commit: __ALEXNET_COMMIT__, dirty: __ALEXNET_DIRTY__, inWorker: true,
+    commit: __ALEXNET_COMMIT__, dirty: __ALEXNET_DIRTY__, inWorker: true, api: requestedGpu(), webgpu,
   };
   if ('reason' in probe) {
     let mode = 'none';
@@ -60,8 +73,26 @@ const info = (): EnvInfo => {
   return r;
 };
 
+/** The GPU contexts verify, classify and the bench run on: gpu.js on WebGL, or on WebGPU (?gpu=webgpu), each in a tower of its own. */
+interface Context { readonly backend: Backend; readonly mode: string; readonly renderer: string | null; readonly detail: string; close(): void }
+
+const gpuContext = async (name: string): Promise<Context | { reason: string }> => {
+  if (requestedGpu() === 'webgpu') {
+    try {
+      const t = await pageTower('gpu:webgpu', name);
+      const adapter = adapterOfFacts(t.facts);
+      return { backend: t, mode: 'webgpu', renderer: adapter, detail: `${t.name} (gpu.js webgpu on ${adapter}, in a worker of its own)`, close: () => t.close() };
+    } catch (e) {
+      return { reason: (e as Error).message };
+    }
+  }
+  const b = glBackend(name);
+  if ('reason' in b) return b;
+  return { backend: b, mode: b.mode, renderer: b.glInfo?.renderer ?? null, detail: describeGl(b), close: () => b.destroy() };
+};
+
 const verify = async (req: VerifyRequest, ch: Channel): Promise<VerifyOutcome> => {
-  const made: GpuBackend[] = [];
+  const made: Context[] = [];
   const t0 = performance.now();
   const lines: string[] = [];
   const print = (l: string) => { lines.push(l); ch.line(l); };
@@ -69,7 +100,7 @@ const verify = async (req: VerifyRequest, ch: Channel): Promise<VerifyOutcome> =
   try {
     const towers = spec ? 2 : 1;
     for (let t = 0; t < towers; t++) {
-      const b = glBackend(`gpu.js tower ${t}`);
+      const b = await gpuContext(`gpu.js tower ${t}`);
       if ('reason' in b) {
         print(`verdict: FAIL (${b.reason})`);
         return { ok: false, error: b.reason, mode: 'none', renderer: null, text: lines.join('\n'), seconds: 0, json: null };
@@ -77,7 +108,7 @@ const verify = async (req: VerifyRequest, ch: Channel): Promise<VerifyOutcome> =
       made.push(b);
     }
     const spec0 = `gpu:${made[0].mode}`;
-    const subjects = made.map((b) => ({ spec: spec0, backend: b, detail: describeGl(b) }));
+    const subjects = made.map((b) => ({ spec: spec0, backend: b.backend, detail: b.detail }));
     const reference = createReferenceBackend();
     const unknown = req.kernels.filter((k) => !(KERNELS as readonly string[]).includes(k));
     if (unknown.length) throw new Error(`not kernels of the contract: ${unknown.join(', ')}; the kernels are ${KERNELS.join(', ')}`);
@@ -99,9 +130,9 @@ const verify = async (req: VerifyRequest, ch: Channel): Promise<VerifyOutcome> =
       },
       pause,
     });
-    return { ok: result.ok, error: null, mode: made[0].mode, renderer: made[0].glInfo?.renderer ?? null, text: lines.join('\n'), seconds: (performance.now() - t0) / 1000, json: toJson(result) };
+    return { ok: result.ok, error: null, mode: made[0].mode, renderer: made[0].renderer, text: lines.join('\n'), seconds: (performance.now() - t0) / 1000, json: toJson(result) };
   } finally {
-    for (const b of made) b.destroy();
+    for (const b of made) b.close();
   }
 };
 
@@ -132,6 +163,7 @@ const classifyTask = async (req: ClassifyRequest, ch: Channel): Promise<Classify
 };
 
 scope.onmessage = (e) => {
+  if (takeTowerPort(e.data)) return;
   const req = e.data;
   const ch = channel(req.id);
   const run = async (): Promise<unknown> => {

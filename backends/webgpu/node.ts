@@ -61,11 +61,13 @@ export const adapterInfoOf = (adapter: GPUAdapter): AdapterInfo => {
   };
 };
 
-/** "SwiftShader Device (Subzero) (google swiftshader, fallback adapter)" */
+/** "SwiftShader driver 5.0.0 (google swiftshader, fallback adapter)"; in a browser, which says less, "google swiftshader (fallback adapter)". */
 export const describeAdapter = (a: AdapterInfo): string => {
   const who = [a.vendor, a.architecture].filter(Boolean).join(' ');
-  const what = a.description || a.device || 'an adapter';
-  return `${what}${who ? ` (${who}${a.isFallbackAdapter ? ', fallback adapter' : ''})` : a.isFallbackAdapter ? ' (fallback adapter)' : ''}`;
+  const what = a.description || a.device;
+  const fallback = a.isFallbackAdapter ? 'fallback adapter' : '';
+  if (what) return `${what}${who || fallback ? ` (${[who, fallback].filter(Boolean).join(', ')})` : ''}`;
+  return `${who || 'a WebGPU adapter'}${fallback ? ` (${fallback})` : ''}`;
 };
 
 /** Why no adapter answered, in one line with the fix. */
