@@ -122,32 +122,33 @@ export const MAX_MS = 2000;
  * allocated before it is checked against the file).
  */
 export const guarded = <A>(context: string, size: number, read: () => A, slack = 4 * size + (1 << 20)): A => {
-  const before = process.memoryUsage().arrayBuffers;
-  const t0 = performance.now();
+  const start = begin();
   let out: A;
   try {
     out = read();
   } catch (e) {
-    throw new Error(`${context}: threw ${(e as Error)?.stack ?? String(e)}`);
+    throw threw(context, e);
   }
-  const ms = performance.now() - t0;
-  const grew = process.memoryUsage().arrayBuffers - before;
-  assert.ok(ms < MAX_MS, `${context}: took ${ms.toFixed(0)} ms`);
-  assert.ok(grew <= slack, `${context}: ${grew} bytes of array buffers still allocated after reading ${size} bytes`);
-  return out;
+  return end(start, context, size, slack, out);
 };
 
+/** `guarded` for a reader that answers with a promise (images), with more slack for the decoder's own buffers. */
 export const guardedAsync = async <A>(context: string, size: number, read: () => Promise<A>, slack = 4 * size + (8 << 20)): Promise<A> => {
-  const before = process.memoryUsage().arrayBuffers;
-  const t0 = performance.now();
+  const start = begin();
   let out: A;
   try {
     out = await read();
   } catch (e) {
-    throw new Error(`${context}: threw ${(e as Error)?.stack ?? String(e)}`);
+    throw threw(context, e);
   }
-  const ms = performance.now() - t0;
-  const grew = process.memoryUsage().arrayBuffers - before;
+  return end(start, context, size, slack, out);
+};
+
+const begin = () => ({ before: process.memoryUsage().arrayBuffers, t0: performance.now() });
+const threw = (context: string, e: unknown) => new Error(`${context}: threw ${(e as Error)?.stack ?? String(e)}`);
+const end = <A>(start: ReturnType<typeof begin>, context: string, size: number, slack: number, out: A): A => {
+  const ms = performance.now() - start.t0;
+  const grew = process.memoryUsage().arrayBuffers - start.before;
   assert.ok(ms < MAX_MS, `${context}: took ${ms.toFixed(0)} ms`);
   assert.ok(grew <= slack, `${context}: ${grew} bytes of array buffers still allocated after reading ${size} bytes`);
   return out;

@@ -99,3 +99,13 @@ export const checkLinearGradWeight = (x: Shape, dy: Shape): Shape => {
   }
   return [dy[1], x[1]];
 };
+
+/** The logits [N, K] and N labels of a softmax cross-entropy, each label in 0..K-1; returns [N, K]. */
+export const checkLoss = (logits: Shape, labels: Int32Array): [number, number] => {
+  if (logits.length !== 2) shapeFail(`softmax cross-entropy takes logits [N, K], got ${shapeString(logits)}`);
+  const [N, K] = logits;
+  if (labels.length !== N) shapeFail(`${labels.length} labels for ${N} rows of logits`);
+  const bad = labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < K));
+  if (bad >= 0) fail('ValueError', `label ${labels[bad]} of row ${bad} is outside 0..${K - 1}`);
+  return [N, K];
+};

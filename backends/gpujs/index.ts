@@ -34,7 +34,7 @@ import type { Backend, ConvParams, Handle, LossResult, LrnParams, PoolParams, Sg
 import { own } from '../../core/backend.ts';
 import { fail } from '../../core/errors.ts';
 import { type Shape, sameShape, shapeString, sizeOf, Tensor } from '../../core/tensor.ts';
-import { checkLrn, convShape, poolShape } from './checks.ts';
+import { checkLoss, checkLrn, convShape, poolShape } from './checks.ts';
 import { Device, type DeviceCounters, type GlInfo, type GpuMode, type GpuModeRequest, isGlMode, resolveMode, type Store } from './device.ts';
 import * as K from './kernels.ts';
 import * as L from './lowering.ts';
@@ -484,11 +484,7 @@ class GpuJsBackend implements GpuBackend {
 
   softmaxCrossEntropy(logits: Handle, labels: Int32Array): LossResult {
     const z = this.store(logits);
-    if (logits.shape.length !== 2) shapeFail(`softmax cross-entropy takes logits [N, K], got ${shapeString(logits.shape)}`);
-    const [N, Kc] = logits.shape;
-    if (labels.length !== N) shapeFail(`${labels.length} labels for ${N} rows of logits`);
-    const bad = labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < Kc));
-    if (bad >= 0) fail('ValueError', `label ${labels[bad]} of row ${bad} is outside 0..${Kc - 1}`);
+    const [N, Kc] = checkLoss(logits.shape, labels);
     const lab = Float32Array.from(labels);
     const top = this.device.run(K.logitMax(this.dialect, logits.shape), [z]);
     const sum = this.device.run(K.logitSumExp(this.dialect, logits.shape), [z, top]);

@@ -49,7 +49,7 @@ import type { AsyncBackend, AsyncLossResult, Backend, ConvParams, Handle, LrnPar
 import { fail } from '../../core/errors.ts';
 import { type Shape, shapeString, sizeOf, Tensor } from '../../core/tensor.ts';
 import {
-  checkConvBias, checkConvGradient, checkLinear, checkLinearGradInput, checkLinearGradWeight, checkLrn, checkSameShapes,
+  checkConvBias, checkConvGradient, checkLinear, checkLoss, checkLinearGradInput, checkLinearGradWeight, checkLrn, checkSameShapes,
   concatShape, convShape, poolShape, shapeFail, sliceShape,
 } from './checks.ts';
 import * as K from './kernels.ts';
@@ -513,11 +513,7 @@ class WebGpuJsBackend implements WebGpuBackend {
    */
   async softmaxCrossEntropy(logits: Handle, labels: Int32Array): Promise<AsyncLossResult> {
     const z = this.store(logits);
-    if (logits.shape.length !== 2) shapeFail(`softmax cross-entropy takes logits [N, K], got ${shapeString(logits.shape)}`);
-    const [N, Kc] = logits.shape;
-    if (labels.length !== N) shapeFail(`${labels.length} labels for ${N} rows of logits`);
-    const bad = labels.findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < Kc));
-    if (bad >= 0) fail('ValueError', `label ${labels[bad]} of row ${bad} is outside 0..${Kc - 1}`);
+    const [N, Kc] = checkLoss(logits.shape, labels);
     const temps: BufferResult[] = [];
     const keep = (r: BufferResult): BufferResult => { temps.push(r); return r; };
     const releaseTemps = (): void => { for (const t of temps.splice(0)) this.release(t); };
