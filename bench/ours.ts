@@ -13,7 +13,8 @@ import { type Params, towerRows } from '../core/params.ts';
 import { Rng } from '../core/rng.ts';
 import { type Shape, sizeOf, Tensor } from '../core/tensor.ts';
 import { createReferenceBackend } from '../reference/index.ts';
-import type { cpuTowers as CpuTowers, gpuTowers as GpuTowers, RemoteBackend } from '../backends/remote/index.ts';
+import { adapterOfFacts } from '../backends/webgpu/node.ts';
+import type { cpuTowers as CpuTowers, gpuTowers as GpuTowers, RemoteBackend, webgpuDevice as WebgpuDevice, webgpuTowers as WebgpuTowers } from '../backends/remote/index.ts';
 import type { SubjectId } from './plan.ts';
 import type { KernelCase, Syncer } from './profile.ts';
 
@@ -57,6 +58,24 @@ export const makePlacement = async (id: SubjectId): Promise<{ placement: Placeme
     } catch (e) {
       return { reason: `the cpu towers do not start: ${(e as Error).message.split('\n')[0]}` };
     }
+  }
+  if (id === 'gpujs-webgpu-1dev' || id === 'gpujs-webgpu-2dev') {
+    const two = await loadFactory<typeof WebgpuTowers>('../backends/remote/index.ts', 'webgpuTowers');
+    const one = await loadFactory<typeof WebgpuDevice>('../backends/remote/index.ts', 'webgpuDevice');
+    if ('reason' in two) return two;
+    if ('reason' in one) return one;
+    let placement: RemoteBackend[];
+    try {
+      // One process per device: gpu.js keeps one device per thread, and Dawn's driver is found through the process's environment.
+      placement = id === 'gpujs-webgpu-2dev' ? two.create() : [one.create()];
+    } catch (e) {
+      return { reason: `gpu.js in webgpu mode does not start: ${(e as Error).message.split('\n')[0]}` };
+    }
+    const adapter = adapterOfFacts(placement[0].facts);
+    return {
+      placement,
+      detail: `${placement.map((b) => b.name).join(' + ')} on ${adapter}, ${placement.length === 2 ? 'a device and a process per tower, side by side, transfers at conv3, fc6, fc7, fc8 straight between them' : 'one device in a process of its own, grouped convolutions'}`,
+    };
   }
   const gpu = await loadFactory<GpuFactory>('../backends/gpujs/index.ts', 'createGpuBackend');
   if ('reason' in gpu) return gpu;

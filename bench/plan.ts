@@ -33,6 +33,8 @@ export type SubjectId =
   | 'gpujs-gl-2ctx'
   | 'gpujs-gl-1ctx'
   | 'gpujs-webasm'
+  | 'gpujs-webgpu-2dev'
+  | 'gpujs-webgpu-1dev'
   | 'cpu'
   | 'cpu-2ctx'
   | 'reference'
@@ -45,7 +47,10 @@ export type SubjectId =
   | 'ort-wasm'
   | 'browser-gpujs-2ctx'
   | 'browser-gpujs-1ctx'
-  | 'browser-tfjs-webgl';
+  | 'browser-tfjs-webgl'
+  | 'browser-gpujs-webgpu-2dev'
+  | 'browser-gpujs-webgpu-1dev'
+  | 'browser-tfjs-webgpu';
 
 export interface SubjectDef {
   readonly id: SubjectId;
@@ -73,6 +78,8 @@ const ORT_INFERENCE_ONLY = 'ONNX Runtime has no training in JavaScript: inferenc
 export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'gpujs-gl-2ctx', label: 'gpu.js headlessgl, 2 contexts side by side (a process per tower)', kind: 'ours', where: 'node', slow: false, gl: true },
   { id: 'gpujs-gl-1ctx', label: 'gpu.js headlessgl, 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: true },
+  { id: 'gpujs-webgpu-2dev', label: 'gpu.js webgpu (Dawn), 2 devices side by side (a process per tower)', kind: 'ours', where: 'node', slow: false, gl: false, webgpu: true },
+  { id: 'gpujs-webgpu-1dev', label: 'gpu.js webgpu (Dawn), 1 device (grouped, in a process of its own)', kind: 'ours', where: 'node', slow: false, gl: false, webgpu: true },
   { id: 'gpujs-webasm', label: 'gpu.js webasm, 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: false },
   { id: 'cpu', label: 'CPU backend (float32, wasm SIMD products, a thread per core), 1 context (grouped)', kind: 'ours', where: 'node', slow: false, gl: false },
   { id: 'cpu-2ctx', label: 'CPU backend, 2 towers side by side (a thread per tower, half the cores each)', kind: 'ours', where: 'node', slow: false, gl: false },
@@ -93,6 +100,10 @@ export const SUBJECTS: readonly SubjectDef[] = [
   { id: 'browser-gpujs-2ctx', label: 'gpu.js webgl2 in the browser, 2 contexts (one per tower)', kind: 'ours', where: 'browser', slow: false, gl: false },
   { id: 'browser-gpujs-1ctx', label: 'gpu.js webgl2 in the browser, 1 context (grouped)', kind: 'ours', where: 'browser', slow: false, gl: false },
   { id: 'browser-tfjs-webgl', label: 'TF.js webgl in the browser', kind: 'peer', where: 'browser', slow: false, gl: false },
+  // The browser's WebGPU: gpu.js's contexts each in a worker of their own (web/towers.ts).
+  { id: 'browser-gpujs-webgpu-2dev', label: 'gpu.js webgpu in the browser, 2 devices (a worker per tower)', kind: 'ours', where: 'browser', slow: false, gl: false },
+  { id: 'browser-gpujs-webgpu-1dev', label: 'gpu.js webgpu in the browser, 1 device (grouped, in a worker of its own)', kind: 'ours', where: 'browser', slow: false, gl: false },
+  { id: 'browser-tfjs-webgpu', label: 'TF.js webgpu in the browser, reads awaited', kind: 'peer', where: 'browser', slow: false, gl: false },
 ];
 
 export const NODE_SUBJECTS: readonly SubjectDef[] = SUBJECTS.filter((s) => s.where === 'node');

@@ -55,6 +55,11 @@ const COLOURS: Record<string, string> = {
   'browser-gpujs-2ctx': '#1f77b4',
   'browser-gpujs-1ctx': '#17becf',
   'browser-tfjs-webgl': '#d62728',
+  'gpujs-webgpu-2dev': '#393b79',
+  'gpujs-webgpu-1dev': '#6b6ecf',
+  'browser-gpujs-webgpu-2dev': '#393b79',
+  'browser-gpujs-webgpu-1dev': '#6b6ecf',
+  'browser-tfjs-webgpu': '#ff9896',
 };
 const colour = (id: string) => COLOURS[id] ?? '#000000';
 const label = (id: string) => SUBJECTS.find((s) => s.id === id)?.label ?? id;

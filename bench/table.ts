@@ -20,7 +20,7 @@ export type Format = 'text' | 'md';
 
 const PEER_SHORT: Record<string, string> = {
   'tfjs-webgl': 'TF.js webgl', 'tfjs-webgpu': 'TF.js webgpu', 'tfjs-wasm': 'TF.js wasm', 'tfjs-cpu': 'TF.js cpu', pytorch: 'PyTorch', 'ort-node': 'ORT node', 'ort-wasm': 'ORT wasm',
-  'browser-tfjs-webgl': 'TF.js webgl',
+  'browser-tfjs-webgl': 'TF.js webgl', 'browser-tfjs-webgpu': 'TF.js webgpu',
 };
 const peerName = (id: string): string => PEER_SHORT[id] ?? id;
 
@@ -90,6 +90,8 @@ export const TOWER_PAIRS: readonly (readonly [SubjectId, SubjectId])[] = [
   ['gpujs-gl-2ctx', 'gpujs-gl-1ctx'],
   ['cpu-2ctx', 'cpu'],
   ['browser-gpujs-2ctx', 'browser-gpujs-1ctx'],
+  ['gpujs-webgpu-2dev', 'gpujs-webgpu-1dev'],
+  ['browser-gpujs-webgpu-2dev', 'browser-gpujs-webgpu-1dev'],
 ];
 
 /**

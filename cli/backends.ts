@@ -82,7 +82,7 @@ export const chooseBackend = async (choice: BackendChoice, towers: 1 | 2): Promi
   if (choice === 'gpu:webgpu') {
     const r = await import('../backends/remote/index.ts');
     try {
-      const placement = towers === 2 ? r.webgpuTowers() : [r.webgpuTower(r.gpuWebgpuRecipe('gpu.js webgpu'), 'gpu.js webgpu')];
+      const placement = towers === 2 ? r.webgpuTowers() : [r.webgpuDevice()];
       const adapter = adapterOfFacts(placement[0].facts);
       return { placement, description: `gpu.js webgpu on ${adapter}, ${towers === 2 ? 'one device per tower, side by side (a process each)' : 'one device (grouped towers), in a process of its own'}`, note: null };
     } catch (e) {

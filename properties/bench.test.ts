@@ -310,7 +310,7 @@ test('a peer that is not installed keeps its throughput column, saying so', () =
 
 test('npm run bench measures only Node subjects; the page\'s plan has FULL\'s batches and the browser subjects', () => {
   assert.ok(FULL.subjects.every((id) => subjectById(id)!.where === 'node'));
-  assert.equal([...BROWSER.subjects], ['browser-gpujs-2ctx', 'browser-gpujs-1ctx', 'browser-tfjs-webgl']);
+  assert.equal([...BROWSER.subjects], ['browser-gpujs-2ctx', 'browser-gpujs-1ctx', 'browser-tfjs-webgl', 'browser-gpujs-webgpu-2dev', 'browser-gpujs-webgpu-1dev', 'browser-tfjs-webgpu']);
   assert.equal([BROWSER.inferenceBatches, BROWSER.trainBatches, BROWSER.profileBatch, BROWSER.profileBackward], [FULL.inferenceBatches, FULL.trainBatches, FULL.profileBatch, FULL.profileBackward]);
   assert.ok(BROWSER.budgetMs < FULL.budgetMs && BROWSER.repeats <= FULL.repeats);
 });

@@ -87,6 +87,23 @@ wgTest('gpu.js webgpu: fc6 of the paper (4096x9216 weights, 151 MB) binds in one
   }
 });
 
+wgTest('gpu.js webgpu: a grid past the device\'s workgroups per axis runs flat (conv4\'s filter gradient of the grouped network: 384 x 192 threads along z)', () => {
+  const t = webgpuTower(gpuWebgpuRecipe('gpu.js webgpu flat grid'));
+  const ref = createReferenceBackend();
+  try {
+    const p = { stride: 1, pad: 1, groups: 1 };
+    const x = randn([1, 192, 13, 13], 1, 1, 'float32');
+    const dy = randn([1, 384, 13, 13], 2, 1, 'float32');
+    const got = t.download(t.conv2dGradFilter(t.upload(x), t.upload(dy), [384, 192, 3, 3], p));
+    const want = ref.download(ref.conv2dGradFilter(ref.upload(x.as('float64')), ref.upload(dy.as('float64')), [384, 192, 3, 3], p));
+    const scale = maxAbsOf(ref.download(ref.conv2dGradFilter(ref.upload(x.map(Math.abs)), ref.upload(dy.map(Math.abs)), [384, 192, 3, 3], p)));
+    const r = compare(got.data, want.data, reductionTolerance(13 * 13, scale));
+    assert.ok(r.ok, `dw[${r.worstAt}] = ${got.data[r.worstAt]}, the reference ${want.data[r.worstAt]}: ${r.worstRatio.toFixed(2)}x the float32 allowance`);
+  } finally {
+    t.close();
+  }
+});
+
 wgTest('gpu.js webgpu: training steps through the executor leave the device\'s buffers where they were, and the loss falls', () => {
   const spec = alexnetMini();
   const t = webgpuTower(gpuWebgpuRecipe('gpu.js webgpu training'));

@@ -3,7 +3,7 @@
 // made. Debian's chromium (apt install chromium), driven by playwright-core;
 // no browser is downloaded.
 //
-//   npm run web:headless -- verify [--network alexnet-mini|alexnet|none] [--kernels all|none|lrn,relu] [--scale 1] [--seed 3003]
+//   npm run web:headless -- verify [--network alexnet-mini|alexnet|none] [--kernels all|none|lrn,relu] [--scale 1] [--seed 3003] [--gpu webgpu]
 //   npm run web:headless -- bench [--quick] [--record FILE]        then: npm run bench -- --report --import FILE
 //   npm run web:headless -- screenshot FILE [--network alexnet-mini]
 //
@@ -111,7 +111,7 @@ const main = async () => {
   try {
     ({ values, positionals } = parseArgs({
       args: rest, allowPositionals: true, strict: true,
-      options: { network: { type: 'string' }, kernels: { type: 'string' }, scale: { type: 'string' }, seed: { type: 'string' }, quick: { type: 'boolean' }, record: { type: 'string' } },
+      options: { network: { type: 'string' }, kernels: { type: 'string' }, gpu: { type: 'string' }, scale: { type: 'string' }, seed: { type: 'string' }, quick: { type: 'boolean' }, record: { type: 'string' } },
     }));
   } catch (e) {
     console.error(`web:headless: ${e.message.split('\n')[0]}`);
@@ -124,7 +124,10 @@ const main = async () => {
   const site = await startPage();
   const browser = await launch();
   try {
-    const { page, env, envText } = await openPage(browser, site.url, { log: (l) => console.error(l) });
+    // --gpu webgpu: gpu.js on the browser's WebGPU (?gpu=webgpu) instead of WebGL.
+    const query = new URLSearchParams(values.gpu === 'webgpu' ? { gpu: 'webgpu' } : {});
+    const at = (extra = {}) => { const q = new URLSearchParams([...query, ...Object.entries(extra)]); return `${site.url}${q.size ? `?${q}` : ''}`; };
+    const { page, env, envText } = await openPage(browser, at(), { log: (l) => console.error(l) });
     console.log(`page: ${envText}`);
     if (cmd === 'bench') {
       const b = await benchInPage(page, { quick: values.quick, progress: (l) => console.error(`  ${l}`) });
@@ -135,10 +138,10 @@ const main = async () => {
       console.log(`wrote ${file}; npm run bench -- --report --import ${file} adds it to the history`);
       return 0;
     }
-    if (!env?.gl) { console.error('the page found no WebGL for gpu.js'); }
+    if (values.gpu !== 'webgpu' && !env?.gl) { console.error('the page found no WebGL for gpu.js'); }
     const kernels = values.kernels ?? 'all';
     if (kernels !== 'all' && kernels !== 'none') {
-      await page.goto(`${site.url}?kernels=${encodeURIComponent(kernels)}`);
+      await page.goto(at({ kernels }));
       await page.waitForFunction(() => window.alexnetPage.env || window.alexnetPage.errors.length);
     }
     const { outcome } = await verifyInPage(page, { network: values.network ?? 'alexnet-mini', kernels: kernels !== 'none', scale: values.scale ?? '1', seed: Number(values.seed ?? 3003), progress: (l) => console.error(`  ${l}`) });

@@ -1,6 +1,8 @@
 /**
  * The page's bench: the full 227x227 network on gpu.js (one context, and two
- * contexts, one per tower) and on TensorFlow.js webgl, in this browser,
+ * contexts, one per tower) and on TensorFlow.js webgl, and the same on
+ * WebGPU (gpu.js on one device and on two, each in a worker of its own, and
+ * TensorFlow.js webgpu, its reads awaited), in this browser,
  * measured by the same code as `npm run bench` (bench/measure.ts, with the
  * drivers of bench/drivers.ts) under the page's plan (bench/plan.ts BROWSER),
  * and returned as a record in the bench history's format, which
@@ -17,7 +19,9 @@ import { alexnet, describe } from '../core/alexnet.ts';
 import { orThrow } from '../core/errors.ts';
 import { initParams } from '../core/params.ts';
 import type { BenchRequest } from './protocol.ts';
-import { type Channel, describeGl, glBackend, pause } from './gpu.ts';
+import type { RemoteBackend } from '../backends/remote/backend.ts';
+import { adapterOfFacts, type Channel, describeGl, glBackend, pause } from './gpu.ts';
+import { pageTower } from './towers.ts';
 
 declare const __ALEXNET_COMMIT__: string;
 declare const __ALEXNET_DIRTY__: boolean;
@@ -31,6 +35,7 @@ export interface BenchOutcome {
 }
 
 const ONE = 'browser-gpujs-1ctx', TWO = 'browser-gpujs-2ctx', TF = 'browser-tfjs-webgl';
+const WG1 = 'browser-gpujs-webgpu-1dev', WG2 = 'browser-gpujs-webgpu-2dev', TFWG = 'browser-tfjs-webgpu';
 
 type Brand = { brand: string; version: string };
 const nav = globalThis as unknown as {
@@ -71,12 +76,22 @@ export const runBench = async (req: BenchRequest, ch: Channel): Promise<BenchOut
   for (const [i, id] of ids.entries()) {
     const def = subjectById(id)!;
     const made: GpuBackend[] = [];
+    const towers: RemoteBackend[] = [];
     ch.progress(i, ids.length, `${def.label}: starting`);
     const makeDriver: MakeDriver = async () => {
       const params = initParams(spec, plan.seed);
-      if (id === TF) {
-        const setup = await setupTfjs('webgl');
-        return tfjsDriver(spec, rows, plan, setup.detail, params);
+      if (id === TF || id === TFWG) {
+        const setup = await setupTfjs(id === TF ? 'webgl' : 'webgpu');
+        return tfjsDriver(spec, rows, plan, setup.detail, params, id === TF ? 'sync' : 'awaited');
+      }
+      if (id === WG1 || id === WG2) {
+        try {
+          for (let t = 0; t < (id === WG2 ? 2 : 1); t++) towers.push(await pageTower('gpu:webgpu', `gpu.js webgpu #${t}`));
+        } catch (e) {
+          return { reason: (e as Error).message };
+        }
+        const detail = `${towers.map((b) => b.name).join(' + ')} on ${adapterOfFacts(towers[0].facts)}, ${towers.length === 2 ? 'a device and a worker per tower, transfers at conv3, fc6, fc7, fc8 between them' : 'one device in a worker of its own, grouped convolutions'}`;
+        return placementDriver(spec, rows, plan, towers, detail, params);
       }
       for (let t = 0; t < (id === TWO ? 2 : 1); t++) {
         const b = glBackend(`gpu.js #${t}`);
@@ -96,6 +111,7 @@ export const runBench = async (req: BenchRequest, ch: Channel): Promise<BenchOut
       subjects.push(r);
     } finally {
       for (const b of made) b.destroy();
+      for (const b of towers) b.close();
     }
   }
   ch.progress(ids.length, ids.length, 'done');
@@ -120,11 +136,17 @@ export const tableOf = (r: BenchRecord): Omit<BenchOutcome, 'record'> => {
   const columns = r.subjects.map((s) => ({ id: s.id, label: s.available ? s.label : `${s.label} (not available: ${s.reason})` }));
   return {
     columns,
-    ratios: [{ label: '1 context / TF.js webgl' }, { label: '2 contexts / TF.js webgl' }, { label: '2 contexts / 1 context' }],
+    ratios: [
+      { label: '1 context / TF.js webgl' }, { label: '2 contexts / TF.js webgl' }, { label: '2 contexts / 1 context' },
+      { label: 'WebGPU 1 device / TF.js webgpu' }, { label: 'WebGPU 2 devices / 1 device' }, { label: 'WebGPU 1 device / WebGL 1 context' },
+    ],
     rows: figures.map((f) => ({
       figure: f,
       values: r.subjects.map((s) => ips(s.id, f)),
-      ratios: [ratio(ips(ONE, f), ips(TF, f)), ratio(ips(TWO, f), ips(TF, f)), ratio(ips(TWO, f), ips(ONE, f))],
+      ratios: [
+        ratio(ips(ONE, f), ips(TF, f)), ratio(ips(TWO, f), ips(TF, f)), ratio(ips(TWO, f), ips(ONE, f)),
+        ratio(ips(WG1, f), ips(TFWG, f)), ratio(ips(WG2, f), ips(WG1, f)), ratio(ips(WG1, f), ips(ONE, f)),
+      ],
     })),
   };
 };

@@ -69,6 +69,28 @@ export interface Dialect {
 export const GLSL: Dialect = { at: (v) => v };
 export const WASM: Dialect = { at: (v) => `(${v} >> 0)` };
 
+/**
+ * The same kernel on a one-dimensional grid: each thread finds its x, y and z
+ * from its place in the flat grid. For a device that cannot dispatch as many
+ * workgroups along one axis as the grid has (WebGPU allows 65,535; conv4's
+ * filter gradient of the grouped network runs 384 x 192 threads along z);
+ * gpu.js folds a one-dimensional grid over two axes itself. The indices are
+ * whole numbers below 2^24, where float division is exact.
+ */
+export const flatGrid = (src: KernelSource): KernelSource => {
+  const [X, Y = 1, Z = 1] = src.output;
+  const size = X * Y * Z;
+  if (size > 2 ** 24) throw new Error(`internal: kernel ${src.name}'s grid ${src.output.join('x')} is too large to flatten exactly`);
+  const open = src.source.indexOf('{') + 1;
+  const body = src.source.slice(open).replace(/this\.thread\.([xyz])/g, (_, a: string) => `thread_${a}`);
+  const decode = `
+const thread_z = Math.floor(this.thread.x / ${X * Y});
+const thread_r = this.thread.x - thread_z * ${X * Y};
+const thread_y = Math.floor(thread_r / ${X});
+const thread_x = thread_r - thread_y * ${X};`;
+  return { ...src, source: `${src.source.slice(0, open)}${decode}${body}`, output: [size] };
+};
+
 /** `a + k` for an int expression and an integer literal, without a stray `+ -`. */
 const plus = (a: string, k: number): string => (k === 0 ? a : k > 0 ? `${a} + ${k}` : `${a} - ${-k}`);
 

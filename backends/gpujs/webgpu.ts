@@ -73,7 +73,7 @@ interface GpuBuffer {
   _refs?: number;
 }
 interface GpuDevice {
-  readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
+  readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number; readonly maxComputeWorkgroupsPerDimension: number };
   readonly queue: {
     writeBuffer(b: GpuBuffer, offset: number, data: ArrayBufferView): void;
     submit(commands: unknown[]): void;
@@ -139,7 +139,7 @@ export interface WebGpuBackend extends AsyncBackend {
   readonly mode: 'webgpu';
   readonly adapterInfo: AdapterInfo;
   /** The device's limits this backend works under (gpu.js asks the adapter for its largest). */
-  readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
+  readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number; readonly maxComputeWorkgroupsPerDimension: number };
   upload(t: Tensor): Handle;
   download(h: Handle): Promise<Tensor>;
   dispose(h: Handle): void;
@@ -186,7 +186,7 @@ class WebGpuJsBackend implements WebGpuBackend {
 
   get limits() {
     const l = this.context.device.limits;
-    return { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize };
+    return { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension };
   }
 
   // ---- handles and buffers ---------------------------------------------------------------------
@@ -259,10 +259,14 @@ class WebGpuJsBackend implements WebGpuBackend {
 
   // ---- kernels ----------------------------------------------------------------------------------
 
-  private kernel(src: K.KernelSource): Kernel {
-    if (src.native || src.subKernels || src.globals || src.returns === 'Array(4)') {
-      throw new Error(`internal: kernel '${src.name}' is a GL kernel; WebGPU runs the one-output kernels`);
+  private kernel(given: K.KernelSource): Kernel {
+    if (given.native || given.subKernels || given.globals || given.returns === 'Array(4)') {
+      throw new Error(`internal: kernel '${given.name}' is a GL kernel; WebGPU runs the one-output kernels`);
     }
+    // gpu.js dispatches 8 x 8 x 1 threads a workgroup on a 2-D or 3-D grid; past the device's workgroups per axis, the grid goes flat.
+    const most = this.context.device.limits.maxComputeWorkgroupsPerDimension;
+    const [X, Y = 1, Z = 1] = given.output;
+    const src = given.output.length > 1 && (Math.ceil(X / 8) > most || Math.ceil(Y / 8) > most || Z > most) ? K.flatGrid(given) : given;
     const key = `${src.output.join('x')}\n${src.source}`;
     let k = this.kernels.get(key);
     if (k) {

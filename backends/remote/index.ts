@@ -41,13 +41,16 @@ export const ortRecipe = (options: { provider: 'node' | 'wasm'; name?: string; t
 export const webgpuTower = (recipe: BackendRecipe, name?: string): RemoteBackend =>
   createTower(recipe, { in: 'process', env: webgpuEnvironment(), name });
 
+/** gpu.js's WebGPU mode on one device, in a tower process of its own. */
+export const webgpuDevice = (name = 'gpu.js webgpu'): RemoteBackend => webgpuTower(gpuWebgpuRecipe(name), name);
+
 /**
  * The paper's two towers on gpu.js's WebGPU mode, side by side: a process per
  * tower, each with a device of its own (each asks for an adapter of its own:
  * an adapter makes one device; on one GPU both adapters are the same GPU's).
  */
 export const webgpuTowers = (names: TowerNames = ['gpu.js webgpu tower 0', 'gpu.js webgpu tower 1']): [RemoteBackend, RemoteBackend] =>
-  towers((name) => webgpuTower(gpuWebgpuRecipe(name), name), names);
+  towers(webgpuDevice, names);
 
 /** Starts one tower: the recipe's backend in a worker thread or a process of its own. */
 export const createTower = (recipe: BackendRecipe, options: TowerOptions): RemoteBackend => createRemoteBackend(recipe, options);

@@ -1,27 +1,37 @@
 /**
  * TensorFlow.js in the page: its webgl backend on the browser's own WebGL
- * (WebGL2 where there is one; in a worker on an OffscreenCanvas). The page's
- * build puts this module in place of setup.ts, whose headless-gl, wasm-path
- * and cpu set-up are Node's.
+ * (WebGL2 where there is one; in a worker on an OffscreenCanvas), and its
+ * webgpu backend on the browser's WebGPU. The page's build puts this module
+ * in place of setup.ts, whose headless-gl, wasm-path and cpu set-up are
+ * Node's.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgl';
+import '@tensorflow/tfjs-backend-webgpu';
 // The gradients tf.grad needs (in Node, loading @tensorflow/tfjs registers them).
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import type { MathBackendWebGL } from '@tensorflow/tfjs-backend-webgl';
+import { adapterInfoOf, type AdapterInfo, describeAdapter, requestAdapter } from '../webgpu/node.ts';
 
-export type TfjsBackend = 'cpu' | 'wasm' | 'webgl';
+export type TfjsBackend = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
 
 export interface TfjsSetup {
   readonly backend: TfjsBackend;
   readonly detail: string;
   readonly gl?: string;
+  readonly adapter?: AdapterInfo;
 }
 
 export const TFJS_MISSING = 'TensorFlow.js is not in this page\'s build';
 
 export const setupTfjs = async (which: TfjsBackend): Promise<TfjsSetup> => {
-  if (which !== 'webgl') throw new Error(`the page runs TensorFlow.js's webgl backend only, not ${which}`);
+  if (which === 'webgpu') {
+    const adapter = adapterInfoOf(await requestAdapter());
+    if (!(await tf.setBackend('webgpu'))) throw new Error('TensorFlow.js\'s webgpu backend did not initialise in this browser');
+    await tf.ready();
+    return { backend: which, detail: `tfjs-core ${tf.version_core}, webgpu backend in the browser on ${describeAdapter(adapter)}; reads are await tensor.data()`, adapter };
+  }
+  if (which !== 'webgl') throw new Error(`the page runs TensorFlow.js's webgl and webgpu backends only, not ${which}`);
   if (!(await tf.setBackend('webgl'))) throw new Error('TensorFlow.js\'s webgl backend did not initialise in this browser (no WebGL?)');
   await tf.ready();
   const gl = (tf.backend() as MathBackendWebGL).gpgpu.gl;
