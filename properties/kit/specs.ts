@@ -29,6 +29,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { RemoteBackend } from '../../backends/remote/backend.ts';
 import type { Backend, Handle } from '../../core/backend.ts';
 import { Tensor } from '../../core/tensor.ts';
 import { AlexnetFailure, argumentError } from '../../core/errors.ts';
@@ -106,14 +107,19 @@ const loadModule = async (spec: string, name: string): Promise<Made> => {
   // Its answers are promises: it runs in a tower of its own, which awaits them in order.
   await close?.call(backend);
   const { createTower } = await import('../../backends/remote/index.ts');
-  let tower;
+  return inTower(spec, () => createTower({ module: pathToFileURL(file).href, factory: 'createBackend', options: name }, { in: 'thread' }),
+    (t) => `${t.name} (module ${file}; its answers are promises, so it runs in a worker thread of its own that awaits them in order)`);
+};
+
+/** The spec's backend in a tower (which `start` starts), or one line saying why the tower did not start. */
+const inTower = (spec: string, start: () => RemoteBackend, detail: (t: RemoteBackend) => string): Made => {
+  let t: RemoteBackend;
   try {
-    tower = createTower({ module: pathToFileURL(file).href, factory: 'createBackend', options: name }, { in: 'thread' });
+    t = start();
   } catch (e) {
     return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const t = tower;
-  return { spec, backend: t, detail: `${t.name} (module ${file}; its answers are promises, so it runs in a worker thread of its own that awaits them in order)`, close: () => t.close() };
+  return { spec, backend: t, detail: detail(t), close: () => t.close() };
 };
 
 /**
@@ -171,15 +177,8 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
     }
     case 'gpu:webgpu': case 'tfjs-webgpu': {
       const { gpuWebgpuRecipe, tfjsWebgpuRecipe, webgpuTower } = await import('../../backends/remote/index.ts');
-      let t;
-      try {
-        t = webgpuTower(spec === 'gpu:webgpu' ? gpuWebgpuRecipe(name) : tfjsWebgpuRecipe(name), name);
-      } catch (e) {
-        return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
-      }
-      const tower = t;
-      const what = spec === 'gpu:webgpu' ? `gpu.js, mode webgpu, on ${adapterOfFacts(tower.facts)}` : tower.facts.detail;
-      return { spec, backend: tower, detail: `${what} (in a process of its own)`, close: () => tower.close() };
+      return inTower(spec, () => webgpuTower(spec === 'gpu:webgpu' ? gpuWebgpuRecipe(name) : tfjsWebgpuRecipe(name), name),
+        (t) => `${spec === 'gpu:webgpu' ? `gpu.js, mode webgpu, on ${adapterOfFacts(t.facts)}` : t.facts.detail} (in a process of its own)`);
     }
     case 'ort-node': case 'ort-wasm': {
       const provider = spec.slice(4) as 'node' | 'wasm';
@@ -191,14 +190,7 @@ export const makeBackend = async (spec: string, name: string): Promise<Made> => 
       }
       // ONNX Runtime answers with promises: its adapter runs in a tower thread that awaits them.
       const { createTower, ortRecipe } = await import('../../backends/remote/index.ts');
-      let t;
-      try {
-        t = createTower(ortRecipe({ provider, name }), { in: 'thread', name });
-      } catch (e) {
-        return broken(`--backend ${spec}: ${(e as Error).message.split('\n')[0]}`);
-      }
-      const tower = t;
-      return { spec, backend: tower, detail: `${tower.facts.detail ?? spec} (in a worker thread of its own)`, close: () => tower.close() };
+      return inTower(spec, () => createTower(ortRecipe({ provider, name }), { in: 'thread', name }), (t) => `${t.facts.detail ?? spec} (in a worker thread of its own)`);
     }
     default:
       return usage(`'${spec}' is not a backend; give one of ${BUILTIN_SPECS.join(', ')} or a path to a module`);
