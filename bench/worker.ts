@@ -113,7 +113,7 @@ const torchDriver = async (spec: NetSpec, plan: Plan, loadParams: () => Params):
 
 /**
  * ONNX Runtime on our exported network (bench/peers/ort.ts): the same weights
- * and batches, the session in a thread of its own, each pass timed there.
+ * and batches, each pass `await session.run`, timed around that call.
  */
 const ortDriver = async (provider: 'node' | 'wasm', spec: NetSpec, plan: Plan, loadParams: () => Params): Promise<Driver<unknown> | { reason: string }> => {
   const { OrtPeer, ortThreads } = await import('./peers/ort.ts');
@@ -127,7 +127,7 @@ const ortDriver = async (provider: 'node' | 'wasm', spec: NetSpec, plan: Plan, l
   const { batchOf } = await import('./ours.ts');
   const p = peer;
   return {
-    detail: `${p.detail}; threads: ${said}; our network exported as ONNX (core/onnx/export.ts), timed around session.run in ONNX Runtime's thread`,
+    detail: `${p.detail}; threads: ${said}; our network exported as ONNX (core/onnx/export.ts), timed around an awaited session.run`,
     inference: (N) => { const name = `b${N}`; p.putBatch(name, batchOf(spec, N, plan.seed).x); return () => p.inference(name); },
     training: () => { throw new Error('ONNX Runtime has no training in JavaScript'); },
     noProfile: 'not implemented for the ONNX Runtime peers: the whole network runs as one ONNX session, and the profile\'s per-kernel cases have no ONNX Runtime counterpart; whole passes are measured',
